@@ -1,0 +1,691 @@
+package workflow
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Limits bound the work and memory one file may cost. The zero value means DefaultLimits.
+type Limits struct {
+	// MaxFileSize is the largest file accepted, in bytes.
+	MaxFileSize int64
+	// MaxAliasNodes is how many YAML nodes aliases may expand to in one file, in all.
+	MaxAliasNodes int
+}
+
+// DefaultLimits are generous for real workflows (a 20,000-task workflow is about 5 MB) and stop hostile files.
+var DefaultLimits = Limits{MaxFileSize: 32 << 20, MaxAliasNodes: 1_000_000}
+
+func (l Limits) orDefaults() Limits {
+	if l.MaxFileSize <= 0 {
+		l.MaxFileSize = DefaultLimits.MaxFileSize
+	}
+	if l.MaxAliasNodes <= 0 {
+		l.MaxAliasNodes = DefaultLimits.MaxAliasNodes
+	}
+	return l
+}
+
+var (
+	nameRE      = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	taskIDRE    = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$`)
+	paramNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+	yamlLineRE  = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+)
+
+// maxRetries bounds retries; more is a typo, not a policy.
+const maxRetries = 100
+
+// Parse reads every workflow document in one YAML file. Documents of another kind are skipped. The file name is
+// used in error positions only. Errors are an ErrorList (or a single *Error) naming file, line and column.
+func Parse(file string, data []byte, lim Limits) ([]*Workflow, error) {
+	lim = lim.orDefaults()
+	if int64(len(data)) > lim.MaxFileSize {
+		return nil, &Error{Pos: Position{File: file}, Kind: ErrTooLarge,
+			Msg: fmt.Sprintf("file is %d bytes, over the limit of %d bytes; split it into several files or raise the limit (--max-file-size)", len(data), lim.MaxFileSize)}
+	}
+	if !utf8.Valid(data) {
+		return nil, &Error{Pos: firstInvalidUTF8(file, data), Kind: ErrNotUTF8,
+			Msg: "file is not valid UTF-8; save it as UTF-8"}
+	}
+	p := &parser{file: file, lim: lim, sizes: make(map[*yaml.Node]int), edgeNodes: make(map[edge]*yaml.Node)}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var out []*Workflow
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, p.syntaxError(err)
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		w := p.document(doc.Content[0])
+		if p.fatal {
+			break
+		}
+		if w != nil {
+			out = append(out, w)
+		}
+	}
+	if len(p.errs) > 0 {
+		sort.SliceStable(p.errs, func(i, j int) bool {
+			a, b := p.errs[i].Pos, p.errs[j].Pos
+			if a.Line != b.Line {
+				return a.Line < b.Line
+			}
+			return a.Column < b.Column
+		})
+		if len(p.errs) == 1 {
+			return nil, p.errs[0]
+		}
+		return nil, p.errs
+	}
+	return out, nil
+}
+
+func firstInvalidUTF8(file string, data []byte) Position {
+	line, col := 1, 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		i += size
+	}
+	return Position{File: file, Line: line, Column: col}
+}
+
+type parser struct {
+	file     string
+	lim      Limits
+	errs     ErrorList
+	fatal    bool // stop: the rest of the file is not worth reading
+	expanded int  // nodes reached through aliases so far
+	sizes    map[*yaml.Node]int
+	// edgeNodes remembers where each dependsOn entry was written, for errors found once every task is known.
+	edgeNodes map[edge]*yaml.Node
+}
+
+func (p *parser) syntaxError(err error) error {
+	msg := err.Error()
+	pos := Position{File: p.file}
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		pos.Line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	return &Error{Pos: pos, Kind: ErrSyntax, Msg: "YAML syntax: " + msg}
+}
+
+func (p *parser) pos(n *yaml.Node) Position {
+	return Position{File: p.file, Line: n.Line, Column: n.Column}
+}
+
+func (p *parser) errorf(n *yaml.Node, field, format string, args ...any) {
+	if len(p.errs) >= maxErrors {
+		p.fatal = true
+		return
+	}
+	p.errs = append(p.errs, &Error{Pos: p.pos(n), Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// size is the number of nodes n stands for once every alias in it is expanded, saturating past the limit.
+func (p *parser) size(n *yaml.Node) int {
+	if s, ok := p.sizes[n]; ok {
+		return s
+	}
+	p.sizes[n] = p.lim.MaxAliasNodes + 1 // guards against a node that contains itself
+	s := 1
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		s = p.size(n.Alias)
+	} else {
+		for _, c := range n.Content {
+			s += p.size(c)
+			if s > p.lim.MaxAliasNodes {
+				s = p.lim.MaxAliasNodes + 1
+				break
+			}
+		}
+	}
+	p.sizes[n] = s
+	return s
+}
+
+// resolve follows aliases, charging what they expand to against the limit.
+func (p *parser) resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		if p.fatal {
+			return nil
+		}
+		p.expanded += p.size(n.Alias)
+		if p.expanded > p.lim.MaxAliasNodes {
+			p.errs = append(p.errs, &Error{Pos: p.pos(n), Kind: ErrAliasExpansion,
+				Msg: fmt.Sprintf("YAML aliases expand to more than %d nodes (a \"billion laughs\" file?); write the values out or raise the limit (--max-alias-nodes)", p.lim.MaxAliasNodes)})
+			p.fatal = true
+			return nil
+		}
+		n = n.Alias
+	}
+	return n
+}
+
+type keyValue struct {
+	key   string
+	kn    *yaml.Node
+	value *yaml.Node
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "null"
+		}
+		return "a scalar"
+	}
+	return "an unknown node"
+}
+
+// mapping returns the key/value pairs of a mapping node with merge keys ("<<") applied, reporting duplicate keys.
+func (p *parser) mapping(n *yaml.Node, field string) ([]keyValue, bool) {
+	n = p.resolve(n)
+	if n == nil {
+		return nil, false
+	}
+	if n.Kind != yaml.MappingNode {
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+			return nil, true
+		}
+		p.errorf(n, field, "expected a mapping, found %s", kindName(n))
+		return nil, false
+	}
+	seen := make(map[string]*yaml.Node, len(n.Content)/2)
+	out := make([]keyValue, 0, len(n.Content)/2)
+	var merged []keyValue
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn, vn := n.Content[i], n.Content[i+1]
+		if kn.Kind == yaml.ScalarNode && kn.Tag == "!!merge" {
+			merged = append(merged, p.mergeSource(vn, field)...)
+			continue
+		}
+		kr := p.resolve(kn)
+		if kr == nil {
+			return nil, false
+		}
+		if kr.Kind != yaml.ScalarNode {
+			p.errorf(kn, field, "a key must be a plain value, found %s", kindName(kr))
+			continue
+		}
+		if first, dup := seen[kr.Value]; dup {
+			p.errorf(kn, joinField(field, kr.Value), "duplicate key %q (first defined at line %d); keep one", kr.Value, first.Line)
+			continue
+		}
+		seen[kr.Value] = kn
+		out = append(out, keyValue{key: kr.Value, kn: kn, value: vn})
+	}
+	for _, kv := range merged {
+		if _, ok := seen[kv.key]; ok {
+			continue // explicit keys override merged ones
+		}
+		seen[kv.key] = kv.kn
+		out = append(out, kv)
+	}
+	return out, true
+}
+
+func (p *parser) mergeSource(vn *yaml.Node, field string) []keyValue {
+	v := p.resolve(vn)
+	if v == nil {
+		return nil
+	}
+	switch v.Kind {
+	case yaml.MappingNode:
+		kvs, _ := p.mapping(v, field)
+		return kvs
+	case yaml.SequenceNode:
+		var out []keyValue
+		seen := map[string]bool{}
+		for _, item := range v.Content {
+			kvs, _ := p.mapping(item, field)
+			for _, kv := range kvs {
+				if !seen[kv.key] { // earlier sources win
+					seen[kv.key] = true
+					out = append(out, kv)
+				}
+			}
+		}
+		return out
+	}
+	p.errorf(vn, field, "a merge key (<<) needs a mapping or a list of mappings, found %s", kindName(v))
+	return nil
+}
+
+func joinField(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}
+
+func (p *parser) unknown(kv keyValue, field string, allowed string) {
+	p.errorf(kv.kn, joinField(field, kv.key), "unknown field %q; allowed here: %s", kv.key, allowed)
+}
+
+// scalar returns a non-null scalar's text.
+func (p *parser) scalar(n *yaml.Node, field string) (string, *yaml.Node, bool) {
+	r := p.resolve(n)
+	if r == nil {
+		return "", n, false
+	}
+	if r.Kind != yaml.ScalarNode || r.Tag == "!!null" {
+		p.errorf(n, field, "expected a value, found %s", kindName(r))
+		return "", n, false
+	}
+	return r.Value, r, true
+}
+
+func (p *parser) str(n *yaml.Node, field string) (string, bool) {
+	s, _, ok := p.scalar(n, field)
+	return s, ok
+}
+
+func (p *parser) integer(n *yaml.Node, field string) (int, bool) {
+	s, r, ok := p.scalar(n, field)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(s, 10, 32)
+	if r.Tag != "!!int" || err != nil {
+		p.errorf(n, field, "expected a whole number, found %q", s)
+		return 0, false
+	}
+	return int(v), true
+}
+
+func (p *parser) boolean(n *yaml.Node, field string) (bool, bool) {
+	s, r, ok := p.scalar(n, field)
+	if !ok {
+		return false, false
+	}
+	if r.Tag != "!!bool" {
+		p.errorf(n, field, "expected true or false, found %q", s)
+		return false, false
+	}
+	return s == "true" || s == "True" || s == "TRUE", true
+}
+
+// duration accepts a Go duration of hours, minutes and seconds ("1h30m", "90s") or a whole number of seconds.
+func (p *parser) duration(n *yaml.Node, field string) (time.Duration, bool) {
+	s, r, ok := p.scalar(n, field)
+	if !ok {
+		return 0, false
+	}
+	var d time.Duration
+	if r.Tag == "!!int" {
+		secs, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || secs > math.MaxInt64/int64(time.Second) {
+			p.errorf(n, field, "duration %q is out of range", s)
+			return 0, false
+		}
+		d = time.Duration(secs) * time.Second
+	} else {
+		if strings.ContainsAny(s, "nuµ") || strings.Contains(s, "ms") {
+			p.errorf(n, field, "duration %q: use hours, minutes and seconds (h, m, s), e.g. 90s or 1h30m", s)
+			return 0, false
+		}
+		var err error
+		d, err = time.ParseDuration(s)
+		if err != nil {
+			p.errorf(n, field, "invalid duration %q: write it like 90s, 10m or 1h30m", s)
+			return 0, false
+		}
+	}
+	if d <= 0 || d%time.Second != 0 {
+		p.errorf(n, field, "duration %q must be a positive whole number of seconds", s)
+		return 0, false
+	}
+	return d, true
+}
+
+// document decodes one YAML document; it returns nil for a document that is not a workflow.
+func (p *parser) document(root *yaml.Node) *Workflow {
+	kvs, ok := p.mapping(root, "")
+	if !ok || kvs == nil {
+		return nil
+	}
+	var kind string
+	for _, kv := range kvs {
+		if kv.key == "kind" {
+			kind, _ = p.str(kv.value, "kind")
+		}
+	}
+	if kind != Kind {
+		return nil
+	}
+	w := &Workflow{Tenant: DefaultTenant, Pos: p.pos(root), Labels: map[string]string{},
+		Params: map[string]*Param{}, Tasks: map[string]*Task{}}
+	var meta, spec *keyValue
+	for i := range kvs {
+		kv := kvs[i]
+		switch kv.key {
+		case "apiVersion":
+			if v, ok := p.str(kv.value, "apiVersion"); ok {
+				if v != APIVersion {
+					p.errorf(kv.value, "apiVersion", "unsupported apiVersion %q; this maestro reads %s", v, APIVersion)
+				}
+				w.APIVersion = v
+			}
+		case "kind":
+		case "metadata":
+			meta = &kvs[i]
+		case "spec":
+			spec = &kvs[i]
+		default:
+			p.unknown(kv, "", "apiVersion, kind, metadata, spec")
+		}
+	}
+	if w.APIVersion == "" {
+		p.errorf(root, "apiVersion", "missing apiVersion; add apiVersion: %s", APIVersion)
+	}
+	if meta == nil {
+		p.errorf(root, "metadata", "missing metadata; add metadata.name")
+	} else {
+		p.metadata(w, meta.value)
+	}
+	if spec == nil {
+		p.errorf(root, "spec", "missing spec; add spec.tasks")
+		return w
+	}
+	p.spec(w, spec.value)
+	if !p.fatal {
+		p.checkGraph(w)
+	}
+	return w
+}
+
+func (p *parser) metadata(w *Workflow, n *yaml.Node) {
+	kvs, _ := p.mapping(n, "metadata")
+	var named bool
+	for _, kv := range kvs {
+		field := joinField("metadata", kv.key)
+		switch kv.key {
+		case "name":
+			if v, ok := p.str(kv.value, field); ok {
+				named = true
+				if !nameRE.MatchString(v) {
+					p.errorf(kv.value, field, "invalid name %q: use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit", v)
+				}
+				w.Name = v
+			}
+		case "tenant":
+			if v, ok := p.str(kv.value, field); ok {
+				if !nameRE.MatchString(v) {
+					p.errorf(kv.value, field, "invalid tenant %q: use 1-63 lowercase letters, digits and '-'", v)
+				}
+				w.Tenant = v
+			}
+		case "labels":
+			lkvs, _ := p.mapping(kv.value, field)
+			for _, l := range lkvs {
+				if v, ok := p.str(l.value, joinField(field, l.key)); ok {
+					w.Labels[l.key] = v
+				}
+			}
+		default:
+			p.unknown(kv, "metadata", "name, tenant, labels")
+		}
+	}
+	if !named {
+		p.errorf(n, "metadata.name", "missing metadata.name; every workflow needs a unique name")
+	}
+}
+
+func (p *parser) spec(w *Workflow, n *yaml.Node) {
+	kvs, _ := p.mapping(n, "spec")
+	var tasks *yaml.Node
+	for _, kv := range kvs {
+		field := joinField("spec", kv.key)
+		switch kv.key {
+		case "params":
+			pkvs, _ := p.mapping(kv.value, field)
+			for _, pk := range pkvs {
+				p.param(w, pk)
+			}
+		case "defaults":
+			p.defaults(w, kv.value)
+		case "tasks":
+			tasks = kv.value
+		default:
+			p.unknown(kv, "spec", "params, defaults, tasks")
+		}
+	}
+	if tasks == nil {
+		p.errorf(n, "spec.tasks", "missing spec.tasks; a workflow needs at least one task")
+		return
+	}
+	tkvs, _ := p.mapping(tasks, "spec.tasks")
+	if len(tkvs) == 0 && !p.fatal {
+		p.errorf(tasks, "spec.tasks", "no tasks; a workflow needs at least one task")
+	}
+	for _, tk := range tkvs {
+		if p.fatal {
+			return
+		}
+		p.task(w, tk)
+	}
+	for _, t := range w.Tasks {
+		if t.Retries < 0 {
+			t.Retries = 0
+			if w.Defaults.Retries != nil {
+				t.Retries = *w.Defaults.Retries
+			}
+		}
+		if t.Timeout < 0 {
+			t.Timeout = 0
+			if w.Defaults.Timeout != nil {
+				t.Timeout = *w.Defaults.Timeout
+			}
+		}
+	}
+}
+
+func (p *parser) defaults(w *Workflow, n *yaml.Node) {
+	kvs, _ := p.mapping(n, "spec.defaults")
+	for _, kv := range kvs {
+		field := joinField("spec.defaults", kv.key)
+		switch kv.key {
+		case "retries":
+			if v, ok := p.retries(kv.value, field); ok {
+				w.Defaults.Retries = &v
+			}
+		case "timeout":
+			if d, ok := p.duration(kv.value, field); ok {
+				w.Defaults.Timeout = &d
+			}
+		default:
+			p.unknown(kv, "spec.defaults", "retries, timeout")
+		}
+	}
+}
+
+func (p *parser) retries(n *yaml.Node, field string) (int, bool) {
+	v, ok := p.integer(n, field)
+	if ok && (v < 0 || v > maxRetries) {
+		p.errorf(n, field, "retries must be between 0 and %d, found %d", maxRetries, v)
+		return 0, false
+	}
+	return v, ok
+}
+
+func (p *parser) param(w *Workflow, kv keyValue) {
+	field := "spec.params." + kv.key
+	if !paramNameRE.MatchString(kv.key) {
+		p.errorf(kv.kn, field, "invalid param name %q: use letters, digits and '_', not starting with a digit", kv.key)
+	}
+	prm := &Param{Name: kv.key, Type: TypeString, Pos: p.pos(kv.kn)}
+	kvs, _ := p.mapping(kv.value, field)
+	var def *yaml.Node
+	for _, f := range kvs {
+		ff := joinField(field, f.key)
+		switch f.key {
+		case "type":
+			if v, ok := p.str(f.value, ff); ok {
+				switch v {
+				case TypeString, TypeInteger, TypeNumber, TypeBoolean:
+					prm.Type = v
+				default:
+					p.errorf(f.value, ff, "unknown type %q; use string, integer, number or boolean", v)
+				}
+			}
+		case "required":
+			prm.Required, _ = p.boolean(f.value, ff)
+		case "default":
+			def = f.value
+		default:
+			p.unknown(f, field, "type, required, default")
+		}
+	}
+	if def != nil {
+		ff := field + ".default"
+		if v, r, ok := p.scalar(def, ff); ok {
+			if c, err := canonicalValue(prm.Type, v, r.Tag); err != nil {
+				p.errorf(def, ff, "%v", err)
+			} else {
+				prm.Default = &c
+			}
+		}
+		if prm.Required {
+			p.errorf(def, ff, "a required param cannot have a default; remove required: true or the default")
+		}
+	}
+	w.Params[kv.key] = prm
+}
+
+// canonicalValue returns the canonical text of a param value of the given type.
+func canonicalValue(typ, v, tag string) (string, error) {
+	switch typ {
+	case TypeInteger:
+		i, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return "", fmt.Errorf("default %q is not an integer", v)
+		}
+		return strconv.FormatInt(i, 10), nil
+	case TypeNumber:
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return "", fmt.Errorf("default %q is not a finite number", v)
+		}
+		return strconv.FormatFloat(f, 'g', -1, 64), nil
+	case TypeBoolean:
+		switch strings.ToLower(v) {
+		case "true":
+			return "true", nil
+		case "false":
+			return "false", nil
+		}
+		return "", fmt.Errorf("default %q is not true or false", v)
+	}
+	return v, nil
+}
+
+func (p *parser) task(w *Workflow, kv keyValue) {
+	field := "spec.tasks." + kv.key
+	if !taskIDRE.MatchString(kv.key) {
+		p.errorf(kv.kn, field, "invalid task id %q: use 1-63 lowercase letters, digits, '-' and '_', starting and ending with a letter or digit", kv.key)
+	}
+	t := &Task{ID: kv.key, Pos: p.pos(kv.kn), Params: map[string]string{}, Retries: -1, Timeout: -1}
+	kvs, ok := p.mapping(kv.value, field)
+	if !ok {
+		return
+	}
+	var hasPackage bool
+	for _, f := range kvs {
+		ff := joinField(field, f.key)
+		switch f.key {
+		case "package":
+			if v, ok := p.str(f.value, ff); ok {
+				hasPackage = true
+				t.Package = PackageRef(v)
+				if err := t.Package.Validate(); err != nil {
+					p.errorf(f.value, ff, "%v", err)
+				}
+			}
+		case "params":
+			pkvs, _ := p.mapping(f.value, ff)
+			for _, pk := range pkvs {
+				if v, ok := p.str(pk.value, joinField(ff, pk.key)); ok {
+					t.Params[pk.key] = v
+				}
+			}
+		case "retries":
+			if v, ok := p.retries(f.value, ff); ok {
+				t.Retries = v
+			}
+		case "timeout":
+			if d, ok := p.duration(f.value, ff); ok {
+				t.Timeout = d
+			}
+		case "dependsOn":
+			t.DependsOn = p.dependsOn(f.value, ff)
+		default:
+			p.unknown(f, field, "package, params, retries, timeout, dependsOn")
+		}
+	}
+	if !hasPackage {
+		p.errorf(kv.kn, field+".package", "task %q has no package; add package: <registry>/<name>@sha256:<digest>", kv.key)
+	}
+	w.Tasks[kv.key] = t
+}
+
+func (p *parser) dependsOn(n *yaml.Node, field string) []string {
+	r := p.resolve(n)
+	if r == nil {
+		return nil
+	}
+	if r.Kind == yaml.ScalarNode && r.Tag == "!!null" {
+		return nil
+	}
+	if r.Kind != yaml.SequenceNode {
+		p.errorf(n, field, "expected a list of task ids, found %s", kindName(r))
+		return nil
+	}
+	seen := make(map[string]bool, len(r.Content))
+	deps := make([]string, 0, len(r.Content))
+	for _, item := range r.Content {
+		if v, ok := p.str(item, field); ok && !seen[v] {
+			seen[v] = true
+			deps = append(deps, v)
+			p.edgeNodes[edge{field, v}] = item
+		}
+	}
+	sort.Strings(deps)
+	return deps
+}
+
+// edge names one dependsOn entry: the field of the task that has it, and the task depended on.
+type edge struct{ field, dep string }
