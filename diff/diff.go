@@ -1,0 +1,460 @@
+// Package diff computes the semantic difference between two versions of workflows and renders it for people
+// (text), programs (JSON) and pull requests (markdown).
+//
+// A difference is a list of changes, each with a kind, a path into the workflow, old and new values and a class:
+// breaking when the workflow's interface changed, behavioral when the graph does something else, metadata when
+// only labels changed and the graph digest did not.
+package diff
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/maestro-conductor/maestro/digest"
+	"github.com/maestro-conductor/maestro/workflow"
+)
+
+// Class says how much a change matters.
+type Class string
+
+// Classes, from most to least serious.
+const (
+	Breaking   Class = "breaking"
+	Behavioral Class = "behavioral"
+	Metadata   Class = "metadata"
+)
+
+// Classes lists every class, most serious first.
+var Classes = []Class{Breaking, Behavioral, Metadata}
+
+// ParseClass accepts a class name.
+func ParseClass(s string) (Class, error) {
+	for _, c := range Classes {
+		if string(c) == s {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("unknown change class %q; use breaking, behavioral or metadata", s)
+}
+
+// Kind names what changed.
+type Kind string
+
+// Change kinds. docs/diff-json.md describes each.
+const (
+	WorkflowAdded   Kind = "workflow.added"
+	WorkflowRemoved Kind = "workflow.removed"
+	WorkflowTenant  Kind = "workflow.tenant"
+	TaskAdded       Kind = "task.added"
+	TaskRemoved     Kind = "task.removed"
+	TaskRenamed     Kind = "task.renamed"
+	TaskPackage     Kind = "task.package"
+	TaskParam       Kind = "task.param"
+	TaskRetries     Kind = "task.retries"
+	TaskTimeout     Kind = "task.timeout"
+	EdgeAdded       Kind = "edge.added"
+	EdgeRemoved     Kind = "edge.removed"
+	ParamAdded      Kind = "param.added"
+	ParamRemoved    Kind = "param.removed"
+	ParamRequired   Kind = "param.required"
+	ParamType       Kind = "param.type"
+	ParamDefault    Kind = "param.default"
+	LabelAdded      Kind = "label.added"
+	LabelRemoved    Kind = "label.removed"
+	LabelChanged    Kind = "label.changed"
+)
+
+// Change is one semantic difference.
+type Change struct {
+	Kind  Kind   `json:"kind"`
+	Class Class  `json:"class"`
+	Path  string `json:"path"`
+	// Task is the id, in the new version, of the task the change belongs to (the old id for a removed task).
+	Task string `json:"task,omitempty"`
+	// Old and New are strings, numbers or booleans; absent when there is no old or new value.
+	Old any `json:"old,omitempty"`
+	New any `json:"new,omitempty"`
+}
+
+// Status sums up what happened to one workflow.
+type Status string
+
+// Workflow statuses.
+const (
+	Added     Status = "added"
+	Removed   Status = "removed"
+	Modified  Status = "modified"  // the graph digest changed
+	Relabeled Status = "metadata"  // only metadata changed; same digest
+	Unchanged Status = "unchanged" // nothing changed
+)
+
+// Workflow is the difference of one workflow between two versions.
+type Workflow struct {
+	Name      string        `json:"name"`
+	Status    Status        `json:"status"`
+	OldDigest digest.Digest `json:"oldDigest,omitempty"`
+	NewDigest digest.Digest `json:"newDigest,omitempty"`
+	Changes   []Change      `json:"changes"`
+	// Old and New are the two versions compared (nil when absent), for renderers that draw the graph.
+	Old *workflow.Workflow `json:"-"`
+	New *workflow.Workflow `json:"-"`
+}
+
+// Result is the difference between two sets of workflows, sorted by workflow name.
+type Result struct {
+	Workflows []Workflow `json:"workflows"`
+}
+
+// Changed reports whether any graph digest differs.
+func (r Result) Changed() bool {
+	for _, w := range r.Workflows {
+		if w.DigestChanged() {
+			return true
+		}
+	}
+	return false
+}
+
+// DigestChanged reports whether the workflow's graph digest differs between the versions.
+func (w Workflow) DigestChanged() bool { return w.OldDigest != w.NewDigest }
+
+// Has reports whether any change of class c was found.
+func (r Result) Has(c Class) bool { return r.Count()[c] > 0 }
+
+// Count returns the number of changes of each class.
+func (r Result) Count() map[Class]int {
+	n := map[Class]int{}
+	for _, w := range r.Workflows {
+		for c, k := range w.Count() {
+			n[c] += k
+		}
+	}
+	return n
+}
+
+// Count returns the number of the workflow's changes of each class.
+func (w Workflow) Count() map[Class]int {
+	n := map[Class]int{}
+	for _, c := range w.Changes {
+		n[c.Class]++
+	}
+	return n
+}
+
+// Between compares two sets of workflows. Either may be nil, meaning no workflows.
+func Between(a, b *workflow.Set) (Result, error) {
+	names := map[string]bool{}
+	if a != nil {
+		for n := range a.Workflows {
+			names[n] = true
+		}
+	}
+	if b != nil {
+		for n := range b.Workflows {
+			names[n] = true
+		}
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	res := Result{Workflows: make([]Workflow, 0, len(sorted))}
+	for _, n := range sorted {
+		var wa, wb *workflow.Workflow
+		if a != nil {
+			wa = a.Workflows[n]
+		}
+		if b != nil {
+			wb = b.Workflows[n]
+		}
+		wd, err := Workflows(wa, wb)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Workflows = append(res.Workflows, wd)
+	}
+	return res, nil
+}
+
+// Workflows compares two versions of one workflow; either may be nil (added or removed).
+func Workflows(a, b *workflow.Workflow) (Workflow, error) {
+	var ga, gb *digest.Graph
+	var err error
+	d := Workflow{Old: a, New: b, Changes: []Change{}}
+	if a != nil {
+		if ga, err = digest.Compute(a); err != nil {
+			return Workflow{}, err
+		}
+		d.Name, d.OldDigest = a.Name, ga.Digest
+	}
+	if b != nil {
+		if gb, err = digest.Compute(b); err != nil {
+			return Workflow{}, err
+		}
+		d.Name, d.NewDigest = b.Name, gb.Digest
+	}
+	switch {
+	case a == nil && b == nil:
+		return d, fmt.Errorf("diff of two absent workflows")
+	case a == nil:
+		d.Status = Added
+		d.Changes = append(d.Changes, Change{Kind: WorkflowAdded, Class: Behavioral, Path: "workflows." + b.Name, New: string(gb.Digest)})
+		return d, nil
+	case b == nil:
+		d.Status = Removed
+		d.Changes = append(d.Changes, Change{Kind: WorkflowRemoved, Class: Breaking, Path: "workflows." + a.Name, Old: string(ga.Digest)})
+		return d, nil
+	}
+	c := &collector{}
+	if a.Tenant != b.Tenant {
+		c.add(Change{Kind: WorkflowTenant, Class: Behavioral, Path: "metadata.tenant", Old: a.Tenant, New: b.Tenant})
+	}
+	diffLabels(c, a.Labels, b.Labels)
+	diffParams(c, a, b)
+	diffTasks(c, a, b, ga, gb)
+	sortChanges(c.changes)
+	d.Changes = c.changes
+	switch {
+	case d.DigestChanged():
+		d.Status = Modified
+	case len(d.Changes) > 0:
+		d.Status = Relabeled
+	default:
+		d.Status = Unchanged
+	}
+	return d, nil
+}
+
+type collector struct{ changes []Change }
+
+func (c *collector) add(ch Change) { c.changes = append(c.changes, ch) }
+
+func diffLabels(c *collector, a, b map[string]string) {
+	for k, v := range a {
+		nv, ok := b[k]
+		switch {
+		case !ok:
+			c.add(Change{Kind: LabelRemoved, Class: Metadata, Path: "metadata.labels." + k, Old: v})
+		case nv != v:
+			c.add(Change{Kind: LabelChanged, Class: Metadata, Path: "metadata.labels." + k, Old: v, New: nv})
+		}
+	}
+	for k, v := range b {
+		if _, ok := a[k]; !ok {
+			c.add(Change{Kind: LabelAdded, Class: Metadata, Path: "metadata.labels." + k, New: v})
+		}
+	}
+}
+
+func diffParams(c *collector, a, b *workflow.Workflow) {
+	for name, pa := range a.Params {
+		path := "spec.params." + name
+		pb, ok := b.Params[name]
+		if !ok {
+			c.add(Change{Kind: ParamRemoved, Class: Breaking, Path: path, Old: pa.Type})
+			continue
+		}
+		if pa.Type != pb.Type {
+			c.add(Change{Kind: ParamType, Class: Breaking, Path: path + ".type", Old: pa.Type, New: pb.Type})
+		}
+		if pa.Required != pb.Required {
+			class := Behavioral
+			if pb.Required {
+				class = Breaking // callers that left it out now fail
+			}
+			c.add(Change{Kind: ParamRequired, Class: class, Path: path + ".required", Old: pa.Required, New: pb.Required})
+		}
+		if !equalPtr(pa.Default, pb.Default) {
+			c.add(Change{Kind: ParamDefault, Class: Behavioral, Path: path + ".default", Old: deref(pa.Default), New: deref(pb.Default)})
+		}
+	}
+	for name, pb := range b.Params {
+		if _, ok := a.Params[name]; ok {
+			continue
+		}
+		class := Behavioral
+		if pb.Required {
+			class = Breaking
+		}
+		c.add(Change{Kind: ParamAdded, Class: class, Path: "spec.params." + name, New: pb.Type})
+	}
+}
+
+func equalPtr(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func deref(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return *s
+}
+
+func diffTasks(c *collector, a, b *workflow.Workflow, ga, gb *digest.Graph) {
+	var removed, added []string
+	for id := range a.Tasks {
+		if _, ok := b.Tasks[id]; !ok {
+			removed = append(removed, id)
+		}
+	}
+	for id := range b.Tasks {
+		if _, ok := a.Tasks[id]; !ok {
+			added = append(added, id)
+		}
+	}
+	sort.Strings(removed)
+	sort.Strings(added)
+	// A task that left under one id and arrived under another with the same node hash (content and dependencies)
+	// was renamed; failing that, the same content with other dependencies is a rename plus edge changes.
+	renamed := map[string]string{} // old id -> new id
+	removed, added = pairRenames(removed, added, ga.Nodes, gb.Nodes, renamed)
+	removed, added = pairRenames(removed, added, ga.Contents, gb.Contents, renamed)
+
+	for _, id := range removed {
+		c.add(Change{Kind: TaskRemoved, Class: Behavioral, Path: "spec.tasks." + id, Task: id, Old: string(a.Tasks[id].Package)})
+	}
+	for _, id := range added {
+		c.add(Change{Kind: TaskAdded, Class: Behavioral, Path: "spec.tasks." + id, Task: id, New: string(b.Tasks[id].Package)})
+	}
+	newID := func(old string) string {
+		if n, ok := renamed[old]; ok {
+			return n
+		}
+		return old
+	}
+	for oldID, ta := range a.Tasks {
+		id := newID(oldID)
+		tb, ok := b.Tasks[id]
+		if !ok {
+			continue
+		}
+		if id != oldID {
+			c.add(Change{Kind: TaskRenamed, Class: Behavioral, Path: "spec.tasks." + oldID, Task: id, Old: oldID, New: id})
+		}
+		diffTask(c, ta, tb, newID)
+	}
+}
+
+// pairRenames matches removed and added task ids whose hashes are equal, in id order, recording each pair.
+func pairRenames(removed, added []string, ha, hb map[string]digest.Digest, renamed map[string]string) (restRemoved, restAdded []string) {
+	if len(removed) == 0 || len(added) == 0 {
+		return removed, added
+	}
+	byHash := map[digest.Digest][]string{}
+	for _, id := range added {
+		byHash[hb[id]] = append(byHash[hb[id]], id)
+	}
+	taken := map[string]bool{}
+	for _, id := range removed {
+		cands := byHash[ha[id]]
+		if len(cands) == 0 {
+			restRemoved = append(restRemoved, id)
+			continue
+		}
+		renamed[id] = cands[0]
+		taken[cands[0]] = true
+		byHash[ha[id]] = cands[1:]
+	}
+	for _, id := range added {
+		if !taken[id] {
+			restAdded = append(restAdded, id)
+		}
+	}
+	return restRemoved, restAdded
+}
+
+func diffTask(c *collector, ta, tb *workflow.Task, newID func(string) string) {
+	id := tb.ID
+	path := "spec.tasks." + id
+	if ta.Package != tb.Package {
+		c.add(Change{Kind: TaskPackage, Class: Behavioral, Path: path + ".package", Task: id, Old: string(ta.Package), New: string(tb.Package)})
+	}
+	for k, v := range ta.Params {
+		nv, ok := tb.Params[k]
+		switch {
+		case !ok:
+			c.add(Change{Kind: TaskParam, Class: Behavioral, Path: path + ".params." + k, Task: id, Old: v})
+		case nv != v:
+			c.add(Change{Kind: TaskParam, Class: Behavioral, Path: path + ".params." + k, Task: id, Old: v, New: nv})
+		}
+	}
+	for k, v := range tb.Params {
+		if _, ok := ta.Params[k]; !ok {
+			c.add(Change{Kind: TaskParam, Class: Behavioral, Path: path + ".params." + k, Task: id, New: v})
+		}
+	}
+	if ta.Retries != tb.Retries {
+		c.add(Change{Kind: TaskRetries, Class: Behavioral, Path: path + ".retries", Task: id, Old: ta.Retries, New: tb.Retries})
+	}
+	if ta.Timeout != tb.Timeout {
+		c.add(Change{Kind: TaskTimeout, Class: Behavioral, Path: path + ".timeout", Task: id, Old: FormatDuration(ta.Timeout), New: FormatDuration(tb.Timeout)})
+	}
+	oldDeps := make(map[string]bool, len(ta.DependsOn))
+	for _, d := range ta.DependsOn {
+		oldDeps[newID(d)] = true
+	}
+	newDeps := make(map[string]bool, len(tb.DependsOn))
+	for _, d := range tb.DependsOn {
+		newDeps[d] = true
+		if !oldDeps[d] {
+			c.add(Change{Kind: EdgeAdded, Class: Behavioral, Path: path + ".dependsOn", Task: id, New: d})
+		}
+	}
+	for _, d := range ta.DependsOn {
+		if !newDeps[newID(d)] {
+			c.add(Change{Kind: EdgeRemoved, Class: Behavioral, Path: path + ".dependsOn", Task: id, Old: newID(d)})
+		}
+	}
+}
+
+// FormatDuration writes a duration as hours, minutes and seconds ("1h30m", "45s"); zero is "none".
+func FormatDuration(d time.Duration) string {
+	if d == 0 {
+		return "none"
+	}
+	s := d.String() // e.g. "1h30m0s"
+	s, _ = strings.CutSuffix(s, "m0s")
+	if !strings.HasSuffix(s, "s") {
+		s += "m"
+	}
+	if t, ok := strings.CutSuffix(s, "h0m"); ok {
+		s = t + "h"
+	}
+	return s
+}
+
+func sortChanges(cs []Change) {
+	sort.Slice(cs, func(i, j int) bool {
+		a, b := cs[i], cs[j]
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		return valueString(a.Old)+"\x00"+valueString(a.New) < valueString(b.Old)+"\x00"+valueString(b.New)
+	})
+}
+
+// valueString renders a change value for people and for sorting.
+func valueString(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case int:
+		return strconv.Itoa(v)
+	case bool:
+		return strconv.FormatBool(v)
+	}
+	return fmt.Sprint(v)
+}

@@ -1,0 +1,162 @@
+// Package digest computes a workflow's canonical form and its Merkle graph digest.
+//
+// Every task has a node hash that covers its own content and the node hashes of the tasks it depends on, so equal
+// subgraphs have equal hashes wherever they appear, and a task renamed without other change keeps its node hash.
+// The workflow digest covers the workflow's identity, its params and the map from task id to node hash. The exact
+// construction is specified, with test vectors, in docs/digest.md.
+package digest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/maestro-conductor/maestro/workflow"
+)
+
+// Digest is "sha256:" followed by 64 lowercase hex digits.
+type Digest string
+
+// Algorithm is the only digest algorithm maestro uses.
+const Algorithm = "sha256"
+
+// ErrMalformed is returned by Parse for text that is not a digest.
+var ErrMalformed = errors.New("malformed digest")
+
+// Parse checks that s is a digest and returns it.
+func Parse(s string) (Digest, error) {
+	h, ok := strings.CutPrefix(s, Algorithm+":")
+	if !ok || len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+		return "", fmt.Errorf("%w: %q is not sha256: followed by 64 lowercase hex digits", ErrMalformed, s)
+	}
+	return Digest(s), nil
+}
+
+// Hex returns the digest without its algorithm prefix.
+func (d Digest) Hex() string { return strings.TrimPrefix(string(d), Algorithm+":") }
+
+// Short returns the first 12 hex digits, for people.
+func (d Digest) Short() string {
+	h := d.Hex()
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+func (d Digest) String() string { return string(d) }
+
+func sum(b []byte) Digest {
+	s := sha256.Sum256(b)
+	return Digest(Algorithm + ":" + hex.EncodeToString(s[:]))
+}
+
+// Graph is a workflow's digest together with the hashes it is built from.
+type Graph struct {
+	// Digest identifies the whole workflow graph.
+	Digest Digest
+	// Nodes maps each task id to its node hash (content and dependencies' node hashes).
+	Nodes map[string]Digest
+	// Contents maps each task id to the hash of its own content alone, without its dependencies.
+	Contents map[string]Digest
+}
+
+// Of returns the graph digest of a parsed workflow.
+func Of(w *workflow.Workflow) (Digest, error) {
+	g, err := Compute(w)
+	if err != nil {
+		return "", err
+	}
+	return g.Digest, nil
+}
+
+// Compute returns the workflow's digest with its node and content hashes.
+func Compute(w *workflow.Workflow) (*Graph, error) {
+	if w == nil {
+		return nil, errors.New("digest of a nil workflow")
+	}
+	order := w.TopoOrder()
+	if len(order) != len(w.Tasks) {
+		return nil, fmt.Errorf("workflow %s: tasks form a cycle or depend on missing tasks; run maestro validate", w.Name)
+	}
+	g := &Graph{Nodes: make(map[string]Digest, len(order)), Contents: make(map[string]Digest, len(order))}
+	var buf []byte
+	deps := make([]string, 0, 8)
+	for _, id := range order {
+		t := w.Tasks[id]
+		content := taskContent(t)
+		buf = appendJCS(buf[:0], content)
+		g.Contents[id] = sum(buf)
+
+		deps = deps[:0]
+		for _, d := range t.DependsOn {
+			deps = append(deps, string(g.Nodes[d]))
+		}
+		sortStrings(deps)
+		node := append(content, member{"dependsOn", deps})
+		buf = appendJCS(buf[:0], node)
+		g.Nodes[id] = sum(buf)
+	}
+	g.Digest = sum(Canonical(w, g))
+	return g, nil
+}
+
+func taskContent(t *workflow.Task) object {
+	o := make(object, 0, 5)
+	o.set("package", string(t.Package))
+	o.set("params", t.Params)
+	o.set("retries", int64(t.Retries))
+	o.set("timeoutSeconds", int64(t.Timeout.Seconds()))
+	return o
+}
+
+// Canonical returns the canonical JSON of the workflow's root object, whose SHA-256 is the workflow digest. g must
+// be the workflow's Graph, or nil to compute it.
+func Canonical(w *workflow.Workflow, g *Graph) []byte {
+	if g == nil {
+		var err error
+		if g, err = Compute(w); err != nil {
+			return nil
+		}
+	}
+	params := make(object, 0, len(w.Params))
+	for name, p := range w.Params {
+		po := make(object, 0, 3)
+		po.set("type", p.Type)
+		po.set("required", p.Required)
+		if p.Default != nil {
+			po.set("default", *p.Default)
+		}
+		params = append(params, member{name, po})
+	}
+	tasks := make(object, 0, len(g.Nodes))
+	for id, h := range g.Nodes {
+		tasks = append(tasks, member{id, string(h)})
+	}
+	root := make(object, 0, 6)
+	root.set("apiVersion", workflow.APIVersion)
+	root.set("kind", workflow.Kind)
+	root.set("name", w.Name)
+	root.set("tenant", w.Tenant)
+	root.set("params", params)
+	root.set("tasks", tasks)
+	return appendJCS(nil, root)
+}
+
+// CanonicalTask returns the canonical JSON of one task's node object, whose SHA-256 is its node hash.
+func CanonicalTask(t *workflow.Task, g *Graph) []byte {
+	deps := make([]string, 0, len(t.DependsOn))
+	for _, d := range t.DependsOn {
+		deps = append(deps, string(g.Nodes[d]))
+	}
+	sortStrings(deps)
+	return appendJCS(nil, append(taskContent(t), member{"dependsOn", deps}))
+}
+
+func sortStrings(s []string) {
+	// Node hashes are ASCII, so byte order is the UTF-16 order RFC 8785 asks for.
+	sort.Strings(s)
+}
