@@ -132,10 +132,23 @@ func (p *parser) syntaxError(err error) error {
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		pos.Line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+		// yaml.v3 counts lines from 0 for parser (not scanner) errors; its parser's messages are these.
+		for _, prefix := range yamlParserProblems {
+			if strings.HasPrefix(msg, prefix) {
+				pos.Line++
+				break
+			}
+		}
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
 	return &Error{Pos: pos, Kind: ErrSyntax, Msg: "YAML syntax: " + msg}
+}
+
+var yamlParserProblems = []string{
+	"did not find expected ',' or", "did not find expected '-' indicator", "did not find expected <",
+	"did not find expected key", "did not find expected node content", "found duplicate %",
+	"found incompatible YAML document", "found undefined tag handle",
 }
 
 func (p *parser) pos(n *yaml.Node) Position {
