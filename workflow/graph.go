@@ -8,36 +8,53 @@ import (
 // checkGraph reports dangling dependencies, cycles and task params that name undeclared workflow params.
 func (p *parser) checkGraph(w *Workflow) {
 	ids := w.TaskIDs()
+	budget := suggestBudget
+	for _, e := range p.edges {
+		if p.fatal {
+			return
+		}
+		if _, ok := w.Tasks[e.dep]; !ok && w.Tasks[e.task.ID] == e.task {
+			p.add(&Error{Pos: p.pos(e.node), Field: "spec.tasks." + e.task.ID + ".dependsOn",
+				Msg: "task " + quote(e.task.ID) + " depends on " + quote(e.dep) + ", which is not a task of workflow " + quote(w.Name) + suggest(e.dep, ids, &budget)})
+		}
+	}
+	p.edges = p.edges[:0]
 	for _, id := range ids {
 		t := w.Tasks[id]
-		field := "spec.tasks." + id + ".dependsOn"
-		for _, dep := range t.DependsOn {
-			if _, ok := w.Tasks[dep]; !ok {
-				n := p.edgeNodes[edge{field, dep}]
-				p.errs = append(p.errs, &Error{Pos: p.pos(n), Field: field,
-					Msg: "task " + quote(id) + " depends on " + quote(dep) + ", which is not a task of workflow " + quote(w.Name) + suggest(dep, ids)})
-			}
-		}
 		for _, name := range sortedKeys(t.Params) {
 			for _, ref := range paramRefs(t.Params[name]) {
 				if _, ok := w.Params[ref]; !ok {
-					p.errs = append(p.errs, &Error{Pos: t.Pos, Field: "spec.tasks." + id + ".params." + name,
+					p.add(&Error{Pos: t.Pos, Field: "spec.tasks." + id + ".params." + name,
 						Msg: "refers to params." + ref + ", which spec.params does not declare; declare it or fix the name"})
 				}
 			}
 		}
 	}
+	if p.fatal {
+		return
+	}
 	if cycle := findCycle(w); cycle != nil {
-		p.errs = append(p.errs, &Error{Pos: w.Tasks[cycle[0]].Pos, Field: "spec.tasks." + cycle[0] + ".dependsOn",
+		p.add(&Error{Pos: w.Tasks[cycle[0]].Pos, Field: "spec.tasks." + cycle[0] + ".dependsOn",
 			Msg: "dependency cycle: " + strings.Join(cycle, " → ") + " (each task depends on the next); remove one of these dependencies"})
 	}
 }
 
+// suggestBudget bounds the edit-distance work spent on "did you mean" hints in one workflow, counted in table
+// cells, so that a hostile file with many long, similar task ids cannot make validation slow. Real workflows stay
+// far below it.
+const suggestBudget = 1 << 22
+
 func quote(s string) string { return `"` + s + `"` }
 
-func suggest(name string, ids []string) string {
+func suggest(name string, ids []string, budget *int) string {
 	best, bestD := "", 3
 	for _, id := range ids {
+		if d := len(name) - len(id); d >= bestD || -d >= bestD {
+			continue
+		}
+		if *budget -= len(name) * len(id); *budget < 0 {
+			return ""
+		}
 		if d := editDistance(name, id, bestD); d < bestD {
 			best, bestD = id, d
 		}

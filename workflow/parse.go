@@ -59,7 +59,7 @@ func Parse(file string, data []byte, lim Limits) ([]*Workflow, error) {
 		return nil, &Error{Pos: firstInvalidUTF8(file, data), Kind: ErrNotUTF8,
 			Msg: "file is not valid UTF-8; save it as UTF-8"}
 	}
-	p := &parser{file: file, lim: lim, sizes: make(map[*yaml.Node]int), edgeNodes: make(map[edge]*yaml.Node)}
+	p := &parser{file: file, lim: lim, sizes: make(map[*yaml.Node]int)}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out []*Workflow
 	for {
@@ -122,8 +122,8 @@ type parser struct {
 	fatal    bool // stop: the rest of the file is not worth reading
 	expanded int  // nodes reached through aliases so far
 	sizes    map[*yaml.Node]int
-	// edgeNodes remembers where each dependsOn entry was written, for errors found once every task is known.
-	edgeNodes map[edge]*yaml.Node
+	// edges remembers where each dependsOn entry was written, for errors found once every task is known.
+	edges []edgeAt
 }
 
 func (p *parser) syntaxError(err error) error {
@@ -160,7 +160,16 @@ func (p *parser) errorf(n *yaml.Node, field, format string, args ...any) {
 		p.fatal = true
 		return
 	}
-	p.errs = append(p.errs, &Error{Pos: p.pos(n), Field: field, Msg: fmt.Sprintf(format, args...)})
+	p.add(&Error{Pos: p.pos(n), Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// add records a problem; past maxErrors the rest of the file is not worth reading.
+func (p *parser) add(e *Error) {
+	if len(p.errs) >= maxErrors {
+		p.fatal = true
+		return
+	}
+	p.errs = append(p.errs, e)
 }
 
 // size is the number of nodes n stands for once every alias in it is expanded, saturating past the limit.
@@ -224,6 +233,37 @@ func kindName(n *yaml.Node) string {
 	return "an unknown node"
 }
 
+// keySet finds keys already seen in a mapping: by scanning the pairs so far when the mapping is small (most are),
+// through a map when it is large (the tasks of a big workflow).
+type keySet struct{ m map[string]*yaml.Node }
+
+const keySetScanMax = 16
+
+func newKeySet(n int) keySet {
+	if n <= keySetScanMax {
+		return keySet{}
+	}
+	return keySet{m: make(map[string]*yaml.Node, n)}
+}
+
+func (s keySet) get(pairs []keyValue, key string) *yaml.Node {
+	if s.m != nil {
+		return s.m[key]
+	}
+	for i := range pairs {
+		if pairs[i].key == key {
+			return pairs[i].kn
+		}
+	}
+	return nil
+}
+
+func (s keySet) add(key string, n *yaml.Node) {
+	if s.m != nil {
+		s.m[key] = n
+	}
+}
+
 // mapping returns the key/value pairs of a mapping node with merge keys ("<<") applied, reporting duplicate keys.
 func (p *parser) mapping(n *yaml.Node, field string) ([]keyValue, bool) {
 	n = p.resolve(n)
@@ -237,8 +277,8 @@ func (p *parser) mapping(n *yaml.Node, field string) ([]keyValue, bool) {
 		p.errorf(n, field, "expected a mapping, found %s", kindName(n))
 		return nil, false
 	}
-	seen := make(map[string]*yaml.Node, len(n.Content)/2)
 	out := make([]keyValue, 0, len(n.Content)/2)
+	seen := newKeySet(len(n.Content) / 2)
 	var merged []keyValue
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		kn, vn := n.Content[i], n.Content[i+1]
@@ -254,19 +294,19 @@ func (p *parser) mapping(n *yaml.Node, field string) ([]keyValue, bool) {
 			p.errorf(kn, field, "a key must be a plain value, found %s", kindName(kr))
 			continue
 		}
-		if first, dup := seen[kr.Value]; dup {
+		if first := seen.get(out, kr.Value); first != nil {
 			p.errorf(kn, joinField(field, kr.Value), "duplicate key %q (first defined at line %d); keep one", kr.Value, first.Line)
 			continue
 		}
-		seen[kr.Value] = kn
 		out = append(out, keyValue{key: kr.Value, kn: kn, value: vn})
+		seen.add(kr.Value, kn)
 	}
 	for _, kv := range merged {
-		if _, ok := seen[kv.key]; ok {
+		if seen.get(out, kv.key) != nil {
 			continue // explicit keys override merged ones
 		}
-		seen[kv.key] = kv.kn
 		out = append(out, kv)
+		seen.add(kv.key, kv.kn)
 	}
 	return out, true
 }
@@ -361,13 +401,15 @@ func (p *parser) duration(n *yaml.Node, field string) (time.Duration, bool) {
 	var d time.Duration
 	if r.Tag == "!!int" {
 		secs, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || secs > math.MaxInt64/int64(time.Second) {
+		// Bound both sides: a large negative number of seconds would otherwise wrap around to a positive duration.
+		if err != nil || secs > math.MaxInt64/int64(time.Second) || secs < -math.MaxInt64/int64(time.Second) {
 			p.errorf(n, field, "duration %q is out of range", s)
 			return 0, false
 		}
 		d = time.Duration(secs) * time.Second
 	} else {
-		if strings.ContainsAny(s, "nuµ") || strings.Contains(s, "ms") {
+		// time.ParseDuration reads both the micro sign (U+00B5) and the Greek mu (U+03BC) as microseconds.
+		if strings.ContainsAny(s, "nuµμ") || strings.Contains(s, "ms") {
 			p.errorf(n, field, "duration %q: use hours, minutes and seconds (h, m, s), e.g. 90s or 1h30m", s)
 			return 0, false
 		}
@@ -613,6 +655,9 @@ func canonicalValue(typ, v, tag string) (string, error) {
 		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 			return "", fmt.Errorf("default %q is not a finite number", v)
 		}
+		if f == 0 {
+			f = 0 // -0 is the same number as 0 and must have the same text
+		}
 		return strconv.FormatFloat(f, 'g', -1, 64), nil
 	case TypeBoolean:
 		switch strings.ToLower(v) {
@@ -664,7 +709,7 @@ func (p *parser) task(w *Workflow, kv keyValue) {
 				t.Timeout = d
 			}
 		case "dependsOn":
-			t.DependsOn = p.dependsOn(f.value, ff)
+			t.DependsOn = p.dependsOn(t, f.value, ff)
 		default:
 			p.unknown(f, field, "package, params, retries, timeout, dependsOn")
 		}
@@ -675,7 +720,7 @@ func (p *parser) task(w *Workflow, kv keyValue) {
 	w.Tasks[kv.key] = t
 }
 
-func (p *parser) dependsOn(n *yaml.Node, field string) []string {
+func (p *parser) dependsOn(t *Task, n *yaml.Node, field string) []string {
 	r := p.resolve(n)
 	if r == nil {
 		return nil
@@ -693,12 +738,16 @@ func (p *parser) dependsOn(n *yaml.Node, field string) []string {
 		if v, ok := p.str(item, field); ok && !seen[v] {
 			seen[v] = true
 			deps = append(deps, v)
-			p.edgeNodes[edge{field, v}] = item
+			p.edges = append(p.edges, edgeAt{task: t, dep: v, node: item})
 		}
 	}
 	sort.Strings(deps)
 	return deps
 }
 
-// edge names one dependsOn entry: the field of the task that has it, and the task depended on.
-type edge struct{ field, dep string }
+// edgeAt is one dependsOn entry and where it was written.
+type edgeAt struct {
+	task *Task
+	dep  string
+	node *yaml.Node
+}
