@@ -209,7 +209,8 @@ func Workflows(a, b *workflow.Workflow) (Workflow, error) {
 		d.Changes = append(d.Changes, Change{Kind: WorkflowRemoved, Class: Breaking, Path: "workflows." + a.Name, Old: string(ga.Digest)})
 		return d, nil
 	}
-	c := &collector{}
+	// Never nil: an unchanged workflow's changes are [] in JSON, not null.
+	c := &collector{changes: []Change{}}
 	if a.Tenant != b.Tenant {
 		c.add(Change{Kind: WorkflowTenant, Class: Behavioral, Path: "metadata.tenant", Old: a.Tenant, New: b.Tenant})
 	}

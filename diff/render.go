@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Report is the JSON document `maestro diff --output json` writes; docs/diff-json.md describes it.
@@ -85,7 +87,7 @@ func WriteText(w io.Writer, r Result, opts TextOptions) error {
 		}
 		fmt.Fprintf(&b, "%s  %s  %s\n", paint(ansiBold, wd.Name), paint(statusColor[wd.Status], string(wd.Status)), digestArrow(wd))
 		for _, c := range wd.Changes {
-			fmt.Fprintf(&b, "  %s  %-15s %s", paint(classColor[c.Class], fmt.Sprintf("%-10s", c.Class)), c.Kind, c.Path)
+			fmt.Fprintf(&b, "  %s  %-15s %s", paint(classColor[c.Class], fmt.Sprintf("%-10s", c.Class)), c.Kind, textSafe(c.Path))
 			if v := changeValues(c); v != "" {
 				b.WriteString("  ")
 				b.WriteString(v)
@@ -116,11 +118,30 @@ func changeValues(c Change) string {
 	case c.Old == nil && c.New == nil:
 		return ""
 	case c.Old == nil:
-		return "+ " + valueString(c.New)
+		return "+ " + textValue(c.New)
 	case c.New == nil:
-		return "- " + valueString(c.Old)
+		return "- " + textValue(c.Old)
 	}
-	return valueString(c.Old) + " → " + valueString(c.New)
+	return textValue(c.Old) + " → " + textValue(c.New)
+}
+
+// textValue renders a change value for a terminal: an empty string shows as "" rather than nothing.
+func textValue(v any) string {
+	if s, ok := v.(string); ok && s == "" {
+		return `""`
+	}
+	return textSafe(valueString(v))
+}
+
+// textSafe quotes text that holds control characters: values come from the files being compared, and a newline
+// or an escape sequence written raw would forge output lines or drive the reader's terminal.
+func textSafe(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 func summaryLine(r Result, unchanged int) string {
