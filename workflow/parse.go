@@ -60,26 +60,32 @@ func Parse(file string, data []byte, lim Limits) ([]*Workflow, error) {
 			Msg: "file is not valid UTF-8; save it as UTF-8"}
 	}
 	p := &parser{file: file, lim: lim, sizes: make(map[*yaml.Node]int)}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out []*Workflow
-	for {
-		var doc yaml.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, p.syntaxError(err)
-		}
-		if len(doc.Content) == 0 {
-			continue
-		}
-		w := p.document(doc.Content[0])
-		if p.fatal {
-			break
-		}
-		if w != nil {
+	if root, ok := fastParse(string(data)); ok {
+		if w := p.document(root); w != nil && !p.fatal {
 			out = append(out, w)
+		}
+	} else {
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		for {
+			var doc yaml.Node
+			err := dec.Decode(&doc)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, p.syntaxError(err)
+			}
+			if len(doc.Content) == 0 {
+				continue
+			}
+			w := p.document(doc.Content[0])
+			if p.fatal {
+				break
+			}
+			if w != nil {
+				out = append(out, w)
+			}
 		}
 	}
 	if len(p.errs) > 0 {

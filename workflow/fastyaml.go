@@ -1,0 +1,558 @@
+package workflow
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// fastParse builds the same yaml.Node tree yaml.v3 would for the plain subset of YAML that almost every workflow
+// file is written in: one document of block mappings and sequences, single-line flow collections, plain and quoted
+// single-line scalars and comments, in ASCII. It is several times faster than yaml.v3 because it does not
+// tokenize character by character. Anything outside that subset — anchors, aliases, tags, block scalars,
+// multi-line scalars or flow collections, several documents, tabs, non-ASCII text, invalid YAML — makes it give
+// up (ok false), and the caller parses the file with yaml.v3, which also reports every error. A differential fuzz
+// test holds the two to the same trees.
+func fastParse(src string) (root *yaml.Node, ok bool) {
+	for i := 0; i < len(src); i++ {
+		if c := src[i]; c >= 0x80 || (c < 0x20 && c != '\n') || c == 0x7f {
+			return nil, false
+		}
+	}
+	p := &fastParser{src: src}
+	if !p.splitLines() || len(p.lines) == 0 {
+		return nil, false
+	}
+	defer func() {
+		// The subset parser signals "not for me" by panicking with errUnsupported; anything else is a bug.
+		if r := recover(); r != nil {
+			if r != errUnsupported {
+				panic(r)
+			}
+			root, ok = nil, false
+		}
+	}()
+	first := p.lines[0]
+	if first.indent != 0 {
+		return nil, false
+	}
+	root = p.block(0)
+	if p.i != len(p.lines) {
+		return nil, false
+	}
+	return root, true
+}
+
+type unsupported struct{}
+
+var errUnsupported = &unsupported{}
+
+func bail() { panic(errUnsupported) }
+
+type fastLine struct {
+	start  int // offset of the line's first byte
+	off    int // offset of the first content byte still to read
+	end    int // offset of the line's end (its '\n' or the end of input)
+	indent int // column of off, from 0
+	num    int // line number, from 1
+}
+
+type fastParser struct {
+	src   string
+	lines []fastLine // lines with content; blank and comment-only lines are left out
+	i     int
+	slab  []yaml.Node
+}
+
+func (p *fastParser) splitLines() bool {
+	src := p.src
+	p.lines = make([]fastLine, 0, strings.Count(src, "\n")+1)
+	num := 0
+	for start := 0; start < len(src); {
+		num++
+		end := strings.IndexByte(src[start:], '\n')
+		if end < 0 {
+			end = len(src)
+		} else {
+			end += start
+		}
+		off := start
+		for off < end && src[off] == ' ' {
+			off++
+		}
+		if off < end && src[off] != '#' {
+			line := src[start:end]
+			if line == "---" || strings.HasPrefix(line, "--- ") {
+				if len(p.lines) > 0 {
+					return false // a second document
+				}
+				if rest := strings.TrimSpace(line[3:]); rest != "" && rest[0] != '#' {
+					return false
+				}
+			} else {
+				if line == "..." || strings.HasPrefix(line, "...") || strings.HasPrefix(line, "%") {
+					return false
+				}
+				p.lines = append(p.lines, fastLine{start: start, off: off, end: end, indent: off - start, num: num})
+			}
+		}
+		start = end + 1
+	}
+	return true
+}
+
+func (p *fastParser) node(kind yaml.Kind, tag, value string, line, col int) *yaml.Node {
+	if len(p.slab) == 0 {
+		p.slab = make([]yaml.Node, 512)
+	}
+	n := &p.slab[0]
+	p.slab = p.slab[1:]
+	n.Kind, n.Tag, n.Value, n.Line, n.Column = kind, tag, value, line, col
+	return n
+}
+
+func (p *fastParser) cur() *fastLine {
+	if p.i >= len(p.lines) {
+		return nil
+	}
+	return &p.lines[p.i]
+}
+
+// isSeqEntry reports whether the line's content starts a block sequence entry.
+func (p *fastParser) isSeqEntry(l *fastLine) bool {
+	s := p.src[l.off:l.end]
+	return s == "-" || strings.HasPrefix(s, "- ")
+}
+
+// block parses the block node starting at the current line, whose content is at column indent.
+func (p *fastParser) block(indent int) *yaml.Node {
+	l := p.cur()
+	if l == nil || l.indent != indent {
+		bail()
+	}
+	if p.isSeqEntry(l) {
+		return p.sequence(indent)
+	}
+	return p.mapping(indent)
+}
+
+func (p *fastParser) mapping(indent int) *yaml.Node {
+	l := p.cur()
+	m := p.node(yaml.MappingNode, "!!map", "", l.num, l.indent+1)
+	for {
+		l = p.cur()
+		if l == nil || l.indent < indent {
+			return m
+		}
+		if l.indent > indent || p.isSeqEntry(l) {
+			bail()
+		}
+		key := p.key(l)
+		m.Content = append(m.Content, key, p.value(l, indent, true))
+	}
+}
+
+// key reads a mapping key and the ':' after it, leaving l.off after the ':'.
+func (p *fastParser) key(l *fastLine) *yaml.Node {
+	src := p.src
+	col := l.off - l.start + 1
+	var k *yaml.Node
+	switch c := src[l.off]; c {
+	case '"', '\'':
+		var end int
+		k, end = p.quoted(l, l.off)
+		l.off = end
+	default:
+		if !plainStart(src, l.off, l.end) {
+			bail()
+		}
+		j := l.off
+		for ; j < l.end; j++ {
+			if src[j] == ':' && (j+1 == l.end || src[j+1] == ' ') {
+				break
+			}
+			if src[j] == '#' && src[j-1] == ' ' {
+				bail()
+			}
+		}
+		if j == l.end {
+			bail() // not a key: a bare scalar where a mapping entry should be
+		}
+		v := strings.TrimRight(src[l.off:j], " ")
+		k = p.node(yaml.ScalarNode, plainTag(v), v, l.num, col)
+		l.off = j
+	}
+	if l.off >= l.end || src[l.off] != ':' {
+		bail()
+	}
+	l.off++
+	if l.off < l.end && src[l.off] != ' ' {
+		bail()
+	}
+	return k
+}
+
+// value reads what follows "key:" or "- ": the rest of the line, or a block on the lines below.
+func (p *fastParser) value(l *fastLine, indent int, inMapping bool) *yaml.Node {
+	src := p.src
+	off := l.off
+	for off < l.end && src[off] == ' ' {
+		off++
+	}
+	if off == l.end || src[off] == '#' {
+		// The value is a block on the following lines.
+		p.i++
+		next := p.cur()
+		if next == nil || next.indent < indent || (next.indent == indent && !(inMapping && p.isSeqEntry(next))) {
+			bail() // an empty value: a null whose position yaml.v3 derives otherwise
+		}
+		if next.indent == indent {
+			return p.sequence(indent) // "key:" followed by "- item" at the key's own indent
+		}
+		return p.block(next.indent)
+	}
+	col := off - l.start + 1
+	var n *yaml.Node
+	var end int
+	switch c := src[off]; c {
+	case '{', '[':
+		n, end = p.flow(l, off)
+	case '"', '\'':
+		n, end = p.quoted(l, off)
+	default:
+		if !plainStart(src, off, l.end) {
+			bail()
+		}
+		end = off
+		for ; end < l.end; end++ {
+			c := src[end]
+			if c == ' ' && end+1 < l.end && src[end+1] == '#' {
+				break
+			}
+			if c == ':' && (end+1 == l.end || src[end+1] == ' ') {
+				bail() // "a: b: c" is an error for yaml.v3 to report
+			}
+		}
+		v := strings.TrimRight(src[off:end], " ")
+		n = p.node(yaml.ScalarNode, plainTag(v), v, l.num, col)
+	}
+	p.endOfLine(l, end)
+	p.i++
+	if next := p.cur(); next != nil && next.indent > indent {
+		// A more indented line after a complete value continues a multi-line scalar (or is an error).
+		bail()
+	}
+	return n
+}
+
+// endOfLine checks that only spaces and a comment follow offset end on the line.
+func (p *fastParser) endOfLine(l *fastLine, end int) {
+	src := p.src
+	for end < l.end && src[end] == ' ' {
+		end++
+	}
+	if end < l.end && src[end] != '#' {
+		bail()
+	}
+	if end < l.end && src[end-1] != ' ' {
+		bail()
+	}
+}
+
+func (p *fastParser) sequence(indent int) *yaml.Node {
+	l := p.cur()
+	s := p.node(yaml.SequenceNode, "!!seq", "", l.num, l.indent+1)
+	for {
+		l = p.cur()
+		if l == nil || l.indent != indent || !p.isSeqEntry(l) {
+			if l != nil && l.indent > indent {
+				bail()
+			}
+			return s
+		}
+		// Move past "- " and look at the entry.
+		l.off++
+		for l.off < l.end && p.src[l.off] == ' ' {
+			l.off++
+		}
+		if l.off < l.end && p.src[l.off] != '#' && isCompactMapping(p.src, l.off, l.end) {
+			// "- key: value": a mapping that starts on the entry's line, at the key's column.
+			l.indent = l.off - l.start
+			s.Content = append(s.Content, p.mapping(l.indent))
+			continue
+		}
+		if l.off < l.end && p.src[l.off] == '-' && (l.off+1 == l.end || p.src[l.off+1] == ' ') {
+			bail() // a nested sequence on the same line
+		}
+		s.Content = append(s.Content, p.value(l, indent+1, false))
+	}
+}
+
+// isCompactMapping reports whether the text from off starts a "key: value" entry.
+func isCompactMapping(src string, off, end int) bool {
+	switch src[off] {
+	case '"', '\'', '{', '[':
+		if src[off] == '"' || src[off] == '\'' {
+			// A quoted key followed by ':'.
+			q := src[off]
+			for j := off + 1; j < end; j++ {
+				if src[j] == q {
+					return j+1 < end && src[j+1] == ':' && (j+2 == end || src[j+2] == ' ')
+				}
+			}
+		}
+		return false
+	}
+	for j := off; j < end; j++ {
+		if src[j] == ':' && (j+1 == end || src[j+1] == ' ') {
+			return true
+		}
+		if src[j] == '#' && j > off && src[j-1] == ' ' {
+			return false
+		}
+	}
+	return false
+}
+
+// plainStart reports whether a plain scalar may start at off (in block context).
+func plainStart(src string, off, end int) bool {
+	switch src[off] {
+	case '-', '?', ':':
+		return off+1 < end && src[off+1] != ' '
+	case ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`':
+		return false
+	}
+	return true
+}
+
+// quoted reads a single-line quoted scalar starting at off and returns it with the offset after its closing quote.
+func (p *fastParser) quoted(l *fastLine, off int) (*yaml.Node, int) {
+	src := p.src
+	q := src[off]
+	col := off - l.start + 1
+	var b strings.Builder
+	plain := true // no escapes: the value is a substring of the input
+	j := off + 1
+	for ; j < l.end; j++ {
+		c := src[j]
+		if q == '\'' && c == '\'' {
+			if j+1 < l.end && src[j+1] == '\'' {
+				if plain {
+					b.WriteString(src[off+1 : j])
+					plain = false
+				}
+				b.WriteByte('\'')
+				j++
+				continue
+			}
+			break
+		}
+		if q == '"' && c == '"' {
+			break
+		}
+		if q == '"' && c == '\\' {
+			if plain {
+				b.WriteString(src[off+1 : j])
+				plain = false
+			}
+			if j+1 >= l.end {
+				bail()
+			}
+			j++
+			switch src[j] {
+			case '"', '\\', '/':
+				b.WriteByte(src[j])
+			case 'n':
+				b.WriteByte('\n')
+			case 't':
+				b.WriteByte('\t')
+			case 'r':
+				b.WriteByte('\r')
+			default:
+				bail()
+			}
+			continue
+		}
+		if !plain {
+			b.WriteByte(c)
+		}
+	}
+	if j >= l.end {
+		bail() // the scalar goes on to the next line
+	}
+	v := src[off+1 : j]
+	if !plain {
+		v = b.String()
+	}
+	n := p.node(yaml.ScalarNode, "!!str", v, l.num, col)
+	if q == '"' {
+		n.Style = yaml.DoubleQuotedStyle
+	} else {
+		n.Style = yaml.SingleQuotedStyle
+	}
+	return n, j + 1
+}
+
+// flow reads a flow mapping or sequence that ends on the same line.
+func (p *fastParser) flow(l *fastLine, off int) (*yaml.Node, int) {
+	src := p.src
+	open := src[off]
+	closer := byte(']')
+	var n *yaml.Node
+	if open == '{' {
+		closer = '}'
+		n = p.node(yaml.MappingNode, "!!map", "", l.num, off-l.start+1)
+	} else {
+		n = p.node(yaml.SequenceNode, "!!seq", "", l.num, off-l.start+1)
+	}
+	n.Style = yaml.FlowStyle
+	j := skipSpaces(src, off+1, l.end)
+	if j < l.end && src[j] == closer {
+		return n, j + 1
+	}
+	for {
+		var item *yaml.Node
+		item, j = p.flowItem(l, j, false)
+		if open == '{' {
+			j = skipSpaces(src, j, l.end)
+			if j >= l.end || src[j] != ':' {
+				bail() // a key without a value
+			}
+			j = skipSpaces(src, j+1, l.end)
+			var v *yaml.Node
+			v, j = p.flowItem(l, j, true)
+			n.Content = append(n.Content, item, v)
+		} else {
+			n.Content = append(n.Content, item)
+		}
+		j = skipSpaces(src, j, l.end)
+		if j >= l.end {
+			bail() // the collection goes on to the next line
+		}
+		switch src[j] {
+		case ',':
+			j = skipSpaces(src, j+1, l.end)
+			if j < l.end && src[j] == closer {
+				bail() // a trailing comma: legal, rare, left to yaml.v3
+			}
+		case closer:
+			return n, j + 1
+		default:
+			bail()
+		}
+	}
+}
+
+func skipSpaces(src string, j, end int) int {
+	for j < end && src[j] == ' ' {
+		j++
+	}
+	return j
+}
+
+// flowItem reads one scalar or nested collection inside a flow collection.
+func (p *fastParser) flowItem(l *fastLine, j int, isValue bool) (*yaml.Node, int) {
+	src := p.src
+	if j >= l.end {
+		bail()
+	}
+	switch c := src[j]; c {
+	case '{', '[':
+		return p.flow(l, j)
+	case '"', '\'':
+		return p.quoted(l, j)
+	case ',', ']', '}', '#', '&', '*', '!', '|', '>', '%', '@', '`', '?', ':', '-':
+		if c == '-' && j+1 < l.end && src[j+1] != ' ' && src[j+1] != ',' && src[j+1] != ']' && src[j+1] != '}' {
+			break
+		}
+		bail()
+	}
+	start := j
+	for ; j < l.end; j++ {
+		c := src[j]
+		if c == ',' || c == ']' || c == '}' || c == '[' || c == '{' {
+			break
+		}
+		if c == ':' && (j+1 == l.end || src[j+1] == ' ' || src[j+1] == ',' || src[j+1] == ']' || src[j+1] == '}') {
+			if isValue {
+				bail()
+			}
+			break
+		}
+		if c == '#' && src[j-1] == ' ' {
+			bail()
+		}
+	}
+	v := strings.TrimRight(src[start:j], " ")
+	if v == "" {
+		bail()
+	}
+	return p.node(yaml.ScalarNode, plainTag(v), v, l.num, start-l.start+1), j
+}
+
+// plainTag resolves the tag of a plain scalar by YAML 1.2's core schema as yaml.v3 applies it (with its YAML 1.1
+// leftovers: 0777 octals, underscores in numbers, timestamps).
+func plainTag(v string) string {
+	switch v {
+	case "true", "True", "TRUE", "false", "False", "FALSE":
+		return "!!bool"
+	case "", "~", "null", "Null", "NULL":
+		return "!!null"
+	case "<<":
+		return "!!merge"
+	case ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF":
+		return "!!float"
+	}
+	c := v[0]
+	switch {
+	case c == '.':
+		if _, err := strconv.ParseFloat(v, 64); err == nil {
+			return "!!float"
+		}
+		return "!!str"
+	case c >= '0' && c <= '9', c == '+', c == '-':
+	default:
+		return "!!str"
+	}
+	if isTimestamp(v) {
+		return "!!timestamp"
+	}
+	plain := strings.ReplaceAll(v, "_", "")
+	if _, err := strconv.ParseInt(plain, 0, 64); err == nil {
+		return "!!int"
+	}
+	if _, err := strconv.ParseUint(plain, 0, 64); err == nil {
+		return "!!int"
+	}
+	if yamlFloatRE.MatchString(plain) {
+		if _, err := strconv.ParseFloat(plain, 64); err == nil {
+			return "!!float"
+		}
+	}
+	for _, prefix := range []string{"0b", "-0b", "0o", "-0o"} {
+		if strings.HasPrefix(plain, prefix) {
+			bail() // binary and octal spellings: rare, left to yaml.v3
+		}
+	}
+	return "!!str"
+}
+
+var yamlFloatRE = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`)
+
+// timestampLayouts are the timestamp forms YAML's timestamp type allows that yaml.v3 recognises.
+var timestampLayouts = []string{"2006-1-2T15:4:5.999999999Z07:00", "2006-1-2t15:4:5.999999999Z07:00", "2006-1-2 15:4:5.999999999", "2006-1-2"}
+
+func isTimestamp(v string) bool {
+	if len(v) < 5 || v[4] != '-' || strings.Trim(v[:4], "0123456789") != "" {
+		return false
+	}
+	for _, layout := range timestampLayouts {
+		if _, err := time.Parse(layout, v); err == nil {
+			return true
+		}
+	}
+	return false
+}

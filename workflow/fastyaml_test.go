@@ -1,0 +1,134 @@
+package workflow
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// sameTree compares the parts of two node trees that the workflow walker reads.
+func sameTree(a, b *yaml.Node, path string) error {
+	if a == nil || b == nil {
+		if a != b {
+			return fmt.Errorf("%s: one tree is nil", path)
+		}
+		return nil
+	}
+	if a.Kind != b.Kind || a.Tag != b.Tag || a.Value != b.Value || a.Line != b.Line || a.Column != b.Column {
+		return fmt.Errorf("%s: fast {kind %v tag %s value %q at %d:%d} != yaml.v3 {kind %v tag %s value %q at %d:%d}",
+			path, a.Kind, a.Tag, a.Value, a.Line, a.Column, b.Kind, b.Tag, b.Value, b.Line, b.Column)
+	}
+	if len(a.Content) != len(b.Content) {
+		return fmt.Errorf("%s: %d children, yaml.v3 has %d", path, len(a.Content), len(b.Content))
+	}
+	for i := range a.Content {
+		if err := sameTree(a.Content[i], b.Content[i], fmt.Sprintf("%s/%d", path, i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkFastParse fails when the fast parser accepts src but builds a tree other than yaml.v3's. It reports whether
+// the fast parser took the input.
+func checkFastParse(t *testing.T, name, src string) bool {
+	t.Helper()
+	fast, ok := fastParse(src)
+	if !ok {
+		return false
+	}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(strings.NewReader(src))
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("%s: fast parser accepted input yaml.v3 rejects (%v):\n%s", name, err, src)
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); err == nil {
+		t.Fatalf("%s: fast parser accepted a stream of several documents", name)
+	}
+	if len(doc.Content) != 1 {
+		t.Fatalf("%s: yaml.v3 found %d root nodes", name, len(doc.Content))
+	}
+	if err := sameTree(fast, doc.Content[0], ""); err != nil {
+		t.Fatalf("%s: %v\n--- input ---\n%s", name, err, src)
+	}
+	return true
+}
+
+func TestFastParseMatchesYAMLv3(t *testing.T) {
+	accepted := []string{
+		"a: b\n",
+		"a: b\nc:\n  d: e\n  f: [g, h]\n",
+		"a:\n- x\n- y: z\n  w: 1\n",
+		"a:\n  - 'q''s'\n  - \"d\\\"q\\n\"\n",
+		"# c\n---\nk: {x: 1, y: [], z: {}, w: [a, {b: c}]}  # trailing\n",
+		"k: v # comment\n\n\n   # indented comment\nm: n\n",
+		"a: true\nb: null\nc: ~\nd: 0\ne: 12\nf: False\ng: <<\nh: .inf\n",
+		"url: registry.example.com/a/b@sha256:0000000000000000000000000000000000000000000000000000000000000000\n",
+		"p: {date: \"{{ params.date }}\", x: 'y'}\n",
+		"a:\n  b:\n    c:\n      - d\n      - e\n  f: g\n",
+		"- a\n- b\n",
+		"a: 0b101\n",
+		"t: 20m\nu: 1h30m\nv: 1.5\nw: 0x1F\nx: 2024-01-01\ny: 2025-W14\nz: 1_000\nq: 0777\nr: -3\ns: +.5\nt2: 1e3\nt3: 08\n",
+		"a: .5\nb: .x\nc: 1.2.3\nd: 99999999999999999999\n",
+		"a: b:c\nd: e#f\n",
+	}
+	for _, src := range accepted {
+		if !checkFastParse(t, "accepted", src) {
+			t.Errorf("fast parser gave up on input in its subset:\n%s", src)
+		}
+	}
+	rejected := []string{
+		"a: &x b\nc: *x\n", "a: |\n  text\n", "a: b\n---\nc: d\n", "a: !!str b\n", "a:\tb\n",
+		"a: -\n", "a: b\n  c\n", "a: [b,\n  c]\n", "a: 'b\n  c'\n",
+		"a: b: c\n", "a:\n", "? a\n: b\n", "a: café\n", "a: b\r\n", "a: [b,]\n", "{a: b}\n", "a: \"\\x41\"\n",
+		"  a: b\n", "a: b\n c: d\n",
+	}
+	for _, src := range rejected {
+		if _, ok := fastParse(src); ok {
+			t.Errorf("fast parser took input outside its subset:\n%q", src)
+		}
+	}
+}
+
+func TestFastParseOnRepositoryYAML(t *testing.T) {
+	var files []string
+	for _, pattern := range []string{"../examples/repo/workflows/*.yaml", "../examples/edits/workflows/*.yaml", "testdata/*.yaml", "../digest/testdata/vectors/*.yaml"} {
+		m, _ := filepath.Glob(pattern)
+		files = append(files, m...)
+	}
+	if len(files) == 0 {
+		t.Fatal("no YAML files found to check")
+	}
+	took := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if checkFastParse(t, f, string(data)) {
+			took++
+		}
+	}
+	t.Logf("fast parser took %d of %d files", took, len(files))
+	if took == 0 {
+		t.Error("fast parser took none of the repository's YAML files")
+	}
+}
+
+func FuzzFastParse(f *testing.F) {
+	f.Add([]byte("a: b\nc:\n  - d\n  - e: f\n"))
+	f.Add([]byte("k: {x: 1, y: [a, 'b'], z: \"c\"}\n"))
+	f.Add([]byte("spec:\n  tasks:\n    a:\n      package: r/a:1\n      dependsOn: [b]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !bytes.Contains(data, []byte(":")) && !bytes.Contains(data, []byte("-")) {
+			return
+		}
+		checkFastParse(t, "fuzz", string(data))
+	})
+}
