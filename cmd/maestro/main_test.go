@@ -53,6 +53,11 @@ func TestScript(t *testing.T) {
 				ts.Check(f.Truncate(n))
 				ts.Check(f.Close())
 			},
+			// github, mdcheck and genworkflows: the fake GitHub API and helpers of the ci_*.txtar scripts
+			// (fakegithub_test.go).
+			"github":       cmdGitHub,
+			"mdcheck":      cmdMDCheck,
+			"genworkflows": cmdGenWorkflows,
 			// hexfile NAME HEX writes raw bytes, for input that is not text.
 			"hexfile": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 2 {

@@ -132,7 +132,7 @@ Exit codes: 0 success (diff: no graph digest differs), 1 differences found, 2 tr
 		},
 	}
 	g.addFlags(root)
-	root.AddCommand(newValidateCmd(g), newDigestCmd(g), newDiffCmd(g), newVersionCmd(g))
+	root.AddCommand(newValidateCmd(g), newDigestCmd(g), newDiffCmd(g), newVersionCmd(g), newGraphCmd(g), newCICmd(g))
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nRun '%s --help' for usage", err, cmd.CommandPath())
 	})
