@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/maestro-conductor/maestro/workflow"
 )
@@ -51,7 +53,10 @@ func (d Digest) String() string { return string(d) }
 
 func sum(b []byte) Digest {
 	s := sha256.Sum256(b)
-	return Digest(Algorithm + ":" + hex.EncodeToString(s[:]))
+	var out [len(Algorithm) + 1 + 2*sha256.Size]byte
+	n := copy(out[:], Algorithm+":")
+	hex.Encode(out[n:], s[:])
+	return Digest(out[:])
 }
 
 // Graph is a workflow's digest together with the hashes it is built from.
@@ -83,34 +88,69 @@ func Compute(w *workflow.Workflow) (*Graph, error) {
 		return nil, fmt.Errorf("workflow %s: tasks form a cycle or depend on missing tasks; run maestro validate", w.Name)
 	}
 	g := &Graph{Nodes: make(map[string]Digest, len(order)), Contents: make(map[string]Digest, len(order))}
-	var buf []byte
-	deps := make([]string, 0, 8)
+	var content, node []byte
+	var keys, deps []string
 	for _, id := range order {
 		t := w.Tasks[id]
-		content := taskContent(t)
-		buf = appendJCS(buf[:0], content)
-		g.Contents[id] = sum(buf)
-
+		content = appendTaskContent(content[:0], t, &keys)
+		g.Contents[id] = sum(content)
 		deps = deps[:0]
 		for _, d := range t.DependsOn {
 			deps = append(deps, string(g.Nodes[d]))
 		}
-		sortStrings(deps)
-		node := append(content, member{"dependsOn", deps})
-		buf = appendJCS(buf[:0], node)
-		g.Nodes[id] = sum(buf)
+		node = appendNode(node[:0], content, deps)
+		g.Nodes[id] = sum(node)
 	}
 	g.Digest = sum(Canonical(w, g))
 	return g, nil
 }
 
-func taskContent(t *workflow.Task) object {
-	o := make(object, 0, 5)
-	o.set("package", string(t.Package))
-	o.set("params", t.Params)
-	o.set("retries", int64(t.Retries))
-	o.set("timeoutSeconds", int64(t.Timeout.Seconds()))
-	return o
+// appendTaskContent appends the canonical JSON of a task's own content: its node object without "dependsOn".
+// Members are written in their canonical order directly; keys is scratch space for sorting param names.
+func appendTaskContent(b []byte, t *workflow.Task, keys *[]string) []byte {
+	b = append(b, `{"package":`...)
+	b = appendString(b, string(t.Package))
+	b = append(b, `,"params":{`...)
+	ks := (*keys)[:0]
+	for k := range t.Params {
+		ks = append(ks, k)
+	}
+	sortKeys(ks)
+	for i, k := range ks {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendString(b, t.Params[k])
+	}
+	*keys = ks
+	b = append(b, `},"retries":`...)
+	b = strconv.AppendInt(b, int64(t.Retries), 10)
+	b = append(b, `,"timeoutSeconds":`...)
+	b = strconv.AppendInt(b, int64(t.Timeout/time.Second), 10)
+	return append(b, '}')
+}
+
+// appendNode appends a task's node object: "dependsOn" (the sorted node hashes of its dependencies) sorts before
+// every content member, so it goes first, then the content's members.
+func appendNode(b, content []byte, deps []string) []byte {
+	sortStrings(deps)
+	b = append(b, `{"dependsOn":`...)
+	b = appendJCS(b, deps)
+	b = append(b, ',')
+	return append(b, content[1:]...)
+}
+
+// sortKeys sorts object member names in RFC 8785 order.
+func sortKeys(ks []string) {
+	for _, k := range ks {
+		if !isASCII(k) {
+			sort.Slice(ks, func(i, j int) bool { return lessUTF16(ks[i], ks[j]) })
+			return
+		}
+	}
+	sort.Strings(ks)
 }
 
 // Canonical returns the canonical JSON of the workflow's root object, whose SHA-256 is the workflow digest. g must
@@ -152,8 +192,8 @@ func CanonicalTask(t *workflow.Task, g *Graph) []byte {
 	for _, d := range t.DependsOn {
 		deps = append(deps, string(g.Nodes[d]))
 	}
-	sortStrings(deps)
-	return appendJCS(nil, append(taskContent(t), member{"dependsOn", deps}))
+	var keys []string
+	return appendNode(nil, appendTaskContent(nil, t, &keys), deps)
 }
 
 func sortStrings(s []string) {

@@ -21,6 +21,9 @@ func (p *parser) checkGraph(w *Workflow) {
 	p.edges = p.edges[:0]
 	for _, id := range ids {
 		t := w.Tasks[id]
+		if !undeclaredRefs(w, t) {
+			continue
+		}
 		for _, name := range sortedKeys(t.Params) {
 			for _, ref := range paramRefs(t.Params[name]) {
 				if _, ok := w.Params[ref]; !ok {
@@ -104,7 +107,7 @@ func paramRefs(v string) []string {
 		}
 		expr := strings.TrimSpace(v[:j])
 		v = v[j+2:]
-		if name, ok := strings.CutPrefix(expr, "params."); ok && paramNameRE.MatchString(name) {
+		if name, ok := strings.CutPrefix(expr, "params."); ok && validParamName(name) {
 			refs = append(refs, name)
 		}
 	}
@@ -119,60 +122,115 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
+// undeclaredRefs reports whether any of the task's params refers to a workflow param that is not declared.
+func undeclaredRefs(w *Workflow, t *Task) bool {
+	for _, v := range t.Params {
+		if !strings.Contains(v, "{{") {
+			continue
+		}
+		for _, ref := range paramRefs(v) {
+			if _, ok := w.Params[ref]; !ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// graphIndex numbers a workflow's tasks in id order, for graph algorithms that run on every parse and digest and
+// so must stay linear and light on a 20,000-task workflow.
+type graphIndex struct {
+	ids  []string  // sorted
+	deps [][]int32 // dependencies that exist, by task number
+}
+
+func newGraphIndex(w *Workflow) *graphIndex {
+	g := &graphIndex{ids: w.TaskIDs()}
+	num := make(map[string]int32, len(g.ids))
+	for i, id := range g.ids {
+		num[id] = int32(i)
+	}
+	g.deps = make([][]int32, len(g.ids))
+	flat := make([]int32, 0, len(g.ids)*2)
+	for i, id := range g.ids {
+		start := len(flat)
+		for _, d := range w.Tasks[id].DependsOn {
+			if k, ok := num[d]; ok {
+				flat = append(flat, k)
+			}
+		}
+		g.deps[i] = flat[start:len(flat):len(flat)]
+	}
+	return g
+}
+
+// kahn returns the task numbers in an order where every task follows its dependencies, and for each task the
+// number of its dependencies that never came free: those tasks are on or behind a cycle.
+func (g *graphIndex) kahn() (order []int32, indeg []int32) {
+	n := len(g.ids)
+	indeg = make([]int32, n)
+	count := make([]int32, n+1) // dependents of each task, as offsets into one flat slice
+	for i, deps := range g.deps {
+		indeg[i] = int32(len(deps))
+		for _, d := range deps {
+			count[d+1]++
+		}
+	}
+	for i := 1; i <= n; i++ {
+		count[i] += count[i-1]
+	}
+	dependents := make([]int32, count[n])
+	fill := append([]int32(nil), count[:n]...)
+	for i, deps := range g.deps {
+		for _, d := range deps {
+			dependents[fill[d]] = int32(i)
+			fill[d]++
+		}
+	}
+	order = make([]int32, 0, n)
+	for i := range n {
+		if indeg[i] == 0 {
+			order = append(order, int32(i))
+		}
+	}
+	for head := 0; head < len(order); head++ {
+		t := order[head]
+		for _, d := range dependents[count[t]:count[t+1]] {
+			if indeg[d]--; indeg[d] == 0 {
+				order = append(order, d)
+			}
+		}
+	}
+	return order, indeg
+}
+
 // findCycle returns one dependency cycle as a path that starts and ends at the same task, or nil.
 // It ignores dangling edges, which are reported on their own.
 func findCycle(w *Workflow) []string {
-	// Kahn's algorithm removes every task not on or behind a cycle; whatever remains holds one.
-	indeg := make(map[string]int, len(w.Tasks))
-	dependents := make(map[string][]string, len(w.Tasks))
-	for id, t := range w.Tasks {
-		for _, dep := range t.DependsOn {
-			if _, ok := w.Tasks[dep]; ok {
-				indeg[id]++
-				dependents[dep] = append(dependents[dep], id)
-			}
-		}
-	}
-	queue := make([]string, 0, len(w.Tasks))
-	for id := range w.Tasks {
-		if indeg[id] == 0 {
-			queue = append(queue, id)
-		}
-	}
-	removed := 0
-	for len(queue) > 0 {
-		id := queue[len(queue)-1]
-		queue = queue[:len(queue)-1]
-		removed++
-		for _, d := range dependents[id] {
-			if indeg[d]--; indeg[d] == 0 {
-				queue = append(queue, d)
-			}
-		}
-	}
-	if removed == len(w.Tasks) {
+	g := newGraphIndex(w)
+	order, indeg := g.kahn()
+	if len(order) == len(g.ids) {
 		return nil
 	}
 	// Every remaining task has a remaining dependency; follow them from the smallest id until one repeats.
-	var start string
-	for _, id := range w.TaskIDs() {
-		if indeg[id] > 0 {
-			start = id
+	start := int32(-1)
+	for i := range indeg {
+		if indeg[i] > 0 {
+			start = int32(i)
 			break
 		}
 	}
-	index := map[string]int{}
+	seen := map[int32]int{}
 	var path []string
-	for id := start; ; {
-		if i, ok := index[id]; ok {
-			cycle := append(path[i:], id)
-			return rotateCycle(cycle)
+	for t := start; ; {
+		if i, ok := seen[t]; ok {
+			return rotateCycle(append(path[i:], g.ids[t]))
 		}
-		index[id] = len(path)
-		path = append(path, id)
-		for _, dep := range w.Tasks[id].DependsOn {
-			if indeg[dep] > 0 {
-				id = dep
+		seen[t] = len(path)
+		path = append(path, g.ids[t])
+		for _, d := range g.deps[t] {
+			if indeg[d] > 0 {
+				t = d
 				break
 			}
 		}

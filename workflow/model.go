@@ -111,31 +111,15 @@ func (w *Workflow) Dependents() map[string][]string {
 	return out
 }
 
-// TopoOrder returns the task ids so that every task comes after all of its dependencies, ties broken by id.
-// The workflow must be valid (acyclic, no dangling edges), as every parsed Workflow is.
+// TopoOrder returns the task ids so that every task comes after all of its dependencies; the order is the same
+// for the same workflow. The workflow must be valid (acyclic, no dangling edges), as every parsed Workflow is;
+// otherwise tasks on or behind a cycle are left out.
 func (w *Workflow) TopoOrder() []string {
-	indeg := make(map[string]int, len(w.Tasks))
-	for id, t := range w.Tasks {
-		indeg[id] = len(t.DependsOn)
+	g := newGraphIndex(w)
+	order, _ := g.kahn()
+	ids := make([]string, len(order))
+	for i, t := range order {
+		ids[i] = g.ids[t]
 	}
-	dependents := w.Dependents()
-	ready := make([]string, 0)
-	for _, id := range w.TaskIDs() {
-		if indeg[id] == 0 {
-			ready = append(ready, id)
-		}
-	}
-	order := make([]string, 0, len(w.Tasks))
-	for len(ready) > 0 {
-		id := ready[0]
-		ready = ready[1:]
-		order = append(order, id)
-		for _, d := range dependents[id] {
-			indeg[d]--
-			if indeg[d] == 0 {
-				ready = append(ready, d)
-			}
-		}
-	}
-	return order
+	return ids
 }

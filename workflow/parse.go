@@ -38,9 +38,6 @@ func (l Limits) orDefaults() Limits {
 }
 
 var (
-	nameRE      = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	taskIDRE    = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$`)
-	paramNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 	yamlLineRE  = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )
 
@@ -498,14 +495,14 @@ func (p *parser) metadata(w *Workflow, n *yaml.Node) {
 		case "name":
 			if v, ok := p.str(kv.value, field); ok {
 				named = true
-				if !nameRE.MatchString(v) {
+				if !validName(v) {
 					p.errorf(kv.value, field, "invalid name %q: use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit", v)
 				}
 				w.Name = v
 			}
 		case "tenant":
 			if v, ok := p.str(kv.value, field); ok {
-				if !nameRE.MatchString(v) {
+				if !validName(v) {
 					p.errorf(kv.value, field, "invalid tenant %q: use 1-63 lowercase letters, digits and '-'", v)
 				}
 				w.Tenant = v
@@ -605,7 +602,7 @@ func (p *parser) retries(n *yaml.Node, field string) (int, bool) {
 
 func (p *parser) param(w *Workflow, kv keyValue) {
 	field := "spec.params." + kv.key
-	if !paramNameRE.MatchString(kv.key) {
+	if !validParamName(kv.key) {
 		p.errorf(kv.kn, field, "invalid param name %q: use letters, digits and '_', not starting with a digit", kv.key)
 	}
 	prm := &Param{Name: kv.key, Type: TypeString, Pos: p.pos(kv.kn)}
@@ -679,7 +676,7 @@ func canonicalValue(typ, v, tag string) (string, error) {
 
 func (p *parser) task(w *Workflow, kv keyValue) {
 	field := "spec.tasks." + kv.key
-	if !taskIDRE.MatchString(kv.key) {
+	if !validTaskID(kv.key) {
 		p.errorf(kv.kn, field, "invalid task id %q: use 1-63 lowercase letters, digits, '-' and '_', starting and ending with a letter or digit", kv.key)
 	}
 	t := &Task{ID: kv.key, Pos: p.pos(kv.kn), Params: map[string]string{}, Retries: -1, Timeout: -1}

@@ -1,0 +1,39 @@
+package workflow
+
+// Names are checked by hand rather than with regular expressions: every task id of every file goes through them.
+
+// ValidName reports whether s can name a workflow or tenant: 1-63 lowercase letters, digits and '-', starting and
+// ending with a letter or digit (a DNS label).
+func ValidName(s string) bool { return validName(s) }
+
+func validName(s string) bool { return validLabel(s, false) }
+
+// validTaskID is validName that also allows '_' inside.
+func validTaskID(s string) bool { return validLabel(s, true) }
+
+func validLabel(s string, underscore bool) bool {
+	if len(s) == 0 || len(s) > 63 || !isAlnum(s[0]) || !isAlnum(s[len(s)-1]) {
+		return false
+	}
+	for i := 1; i < len(s)-1; i++ {
+		c := s[i]
+		if !isAlnum(c) && c != '-' && !(underscore && c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// validParamName reports whether s is 1-64 letters, digits and '_', not starting with a digit.
+func validParamName(s string) bool {
+	if len(s) == 0 || len(s) > 64 || (s[0] >= '0' && s[0] <= '9') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
