@@ -182,19 +182,15 @@ func Between(a, b *workflow.Set) (Result, error) {
 
 // Workflows compares two versions of one workflow; either may be nil (added or removed).
 func Workflows(a, b *workflow.Workflow) (Workflow, error) {
-	var ga, gb *digest.Graph
-	var err error
+	ga, gb, err := graphs(a, b)
+	if err != nil {
+		return Workflow{}, err
+	}
 	d := Workflow{Old: a, New: b, Changes: []Change{}}
 	if a != nil {
-		if ga, err = digest.Compute(a); err != nil {
-			return Workflow{}, err
-		}
 		d.Name, d.OldDigest = a.Name, ga.Digest
 	}
 	if b != nil {
-		if gb, err = digest.Compute(b); err != nil {
-			return Workflow{}, err
-		}
 		d.Name, d.NewDigest = b.Name, gb.Digest
 	}
 	switch {
@@ -228,6 +224,38 @@ func Workflows(a, b *workflow.Workflow) (Workflow, error) {
 		d.Status = Unchanged
 	}
 	return d, nil
+}
+
+// parallelTasks is the size from which the two versions' digests are computed side by side.
+const parallelTasks = 2000
+
+// graphs computes the digests of both versions (either may be nil), side by side when they are large.
+func graphs(a, b *workflow.Workflow) (ga, gb *digest.Graph, err error) {
+	compute := func(w *workflow.Workflow) (*digest.Graph, error) {
+		if w == nil {
+			return nil, nil
+		}
+		return digest.Compute(w)
+	}
+	if a == nil || b == nil || len(a.Tasks)+len(b.Tasks) < parallelTasks {
+		if ga, err = compute(a); err != nil {
+			return nil, nil, err
+		}
+		gb, err = compute(b)
+		return ga, gb, err
+	}
+	var errB error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		gb, errB = compute(b)
+	}()
+	ga, err = compute(a)
+	<-done
+	if err == nil {
+		err = errB
+	}
+	return ga, gb, err
 }
 
 type collector struct{ changes []Change }

@@ -12,6 +12,9 @@ import (
 // sorted by the UTF-16 code units of their names, no whitespace, strings escaped as ECMAScript's JSON.stringify does,
 // integers in plain decimal. See docs/digest.md.
 
+// rawJSON is a value already in canonical form.
+type rawJSON []byte
+
 // object is a JSON object under construction; members may be added in any order.
 type object []member
 
@@ -42,6 +45,8 @@ func appendJCS(b []byte, v any) []byte {
 			b = appendString(b, s)
 		}
 		return append(b, ']')
+	case rawJSON:
+		return append(b, v...)
 	case object:
 		sortMembers(v)
 		b = append(b, '{')

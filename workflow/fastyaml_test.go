@@ -12,14 +12,14 @@ import (
 )
 
 // sameTree compares the parts of two node trees that the workflow walker reads.
-func sameTree(a, b *yaml.Node, path string) error {
+func sameTree(a *ynode, b *yaml.Node, path string) error {
 	if a == nil || b == nil {
-		if a != b {
+		if (a == nil) != (b == nil) {
 			return fmt.Errorf("%s: one tree is nil", path)
 		}
 		return nil
 	}
-	if a.Kind != b.Kind || a.Tag != b.Tag || a.Value != b.Value || a.Line != b.Line || a.Column != b.Column {
+	if a.Kind != b.Kind || a.Tag != b.Tag || a.Value != b.Value || int(a.Line) != b.Line || int(a.Column) != b.Column {
 		return fmt.Errorf("%s: fast {kind %v tag %s value %q at %d:%d} != yaml.v3 {kind %v tag %s value %q at %d:%d}",
 			path, a.Kind, a.Tag, a.Value, a.Line, a.Column, b.Kind, b.Tag, b.Value, b.Line, b.Column)
 	}

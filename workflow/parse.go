@@ -38,7 +38,7 @@ func (l Limits) orDefaults() Limits {
 }
 
 var (
-	yamlLineRE  = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )
 
 // maxRetries bounds retries; more is a typo, not a policy.
@@ -56,7 +56,7 @@ func Parse(file string, data []byte, lim Limits) ([]*Workflow, error) {
 		return nil, &Error{Pos: firstInvalidUTF8(file, data), Kind: ErrNotUTF8,
 			Msg: "file is not valid UTF-8; save it as UTF-8"}
 	}
-	p := &parser{file: file, lim: lim, sizes: make(map[*yaml.Node]int)}
+	p := &parser{file: file, lim: lim, sizes: make(map[*ynode]int)}
 	var out []*Workflow
 	if root, ok := fastParse(string(data)); ok {
 		if w := p.document(root); w != nil && !p.fatal {
@@ -76,7 +76,7 @@ func Parse(file string, data []byte, lim Limits) ([]*Workflow, error) {
 			if len(doc.Content) == 0 {
 				continue
 			}
-			w := p.document(doc.Content[0])
+			w := p.document(fromYAML(doc.Content[0], map[*yaml.Node]*ynode{}))
 			if p.fatal {
 				break
 			}
@@ -124,7 +124,7 @@ type parser struct {
 	errs     ErrorList
 	fatal    bool // stop: the rest of the file is not worth reading
 	expanded int  // nodes reached through aliases so far
-	sizes    map[*yaml.Node]int
+	sizes    map[*ynode]int
 	// edges remembers where each dependsOn entry was written, for errors found once every task is known.
 	edges []edgeAt
 }
@@ -154,11 +154,11 @@ var yamlParserProblems = []string{
 	"found incompatible YAML document", "found undefined tag handle",
 }
 
-func (p *parser) pos(n *yaml.Node) Position {
-	return Position{File: p.file, Line: n.Line, Column: n.Column}
+func (p *parser) pos(n *ynode) Position {
+	return Position{File: p.file, Line: int(n.Line), Column: int(n.Column)}
 }
 
-func (p *parser) errorf(n *yaml.Node, field, format string, args ...any) {
+func (p *parser) errorf(n *ynode, field, format string, args ...any) {
 	if len(p.errs) >= maxErrors {
 		p.fatal = true
 		return
@@ -176,7 +176,7 @@ func (p *parser) add(e *Error) {
 }
 
 // size is the number of nodes n stands for once every alias in it is expanded, saturating past the limit.
-func (p *parser) size(n *yaml.Node) int {
+func (p *parser) size(n *ynode) int {
 	if s, ok := p.sizes[n]; ok {
 		return s
 	}
@@ -198,7 +198,7 @@ func (p *parser) size(n *yaml.Node) int {
 }
 
 // resolve follows aliases, charging what they expand to against the limit.
-func (p *parser) resolve(n *yaml.Node) *yaml.Node {
+func (p *parser) resolve(n *ynode) *ynode {
 	for n != nil && n.Kind == yaml.AliasNode {
 		if p.fatal {
 			return nil
@@ -217,11 +217,11 @@ func (p *parser) resolve(n *yaml.Node) *yaml.Node {
 
 type keyValue struct {
 	key   string
-	kn    *yaml.Node
-	value *yaml.Node
+	kn    *ynode
+	value *ynode
 }
 
-func kindName(n *yaml.Node) string {
+func kindName(n *ynode) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
@@ -238,7 +238,7 @@ func kindName(n *yaml.Node) string {
 
 // keySet finds keys already seen in a mapping: by scanning the pairs so far when the mapping is small (most are),
 // through a map when it is large (the tasks of a big workflow).
-type keySet struct{ m map[string]*yaml.Node }
+type keySet struct{ m map[string]*ynode }
 
 const keySetScanMax = 16
 
@@ -246,10 +246,10 @@ func newKeySet(n int) keySet {
 	if n <= keySetScanMax {
 		return keySet{}
 	}
-	return keySet{m: make(map[string]*yaml.Node, n)}
+	return keySet{m: make(map[string]*ynode, n)}
 }
 
-func (s keySet) get(pairs []keyValue, key string) *yaml.Node {
+func (s keySet) get(pairs []keyValue, key string) *ynode {
 	if s.m != nil {
 		return s.m[key]
 	}
@@ -261,14 +261,14 @@ func (s keySet) get(pairs []keyValue, key string) *yaml.Node {
 	return nil
 }
 
-func (s keySet) add(key string, n *yaml.Node) {
+func (s keySet) add(key string, n *ynode) {
 	if s.m != nil {
 		s.m[key] = n
 	}
 }
 
 // mapping returns the key/value pairs of a mapping node with merge keys ("<<") applied, reporting duplicate keys.
-func (p *parser) mapping(n *yaml.Node, field string) ([]keyValue, bool) {
+func (p *parser) mapping(n *ynode, field string) ([]keyValue, bool) {
 	n = p.resolve(n)
 	if n == nil {
 		return nil, false
@@ -314,7 +314,7 @@ func (p *parser) mapping(n *yaml.Node, field string) ([]keyValue, bool) {
 	return out, true
 }
 
-func (p *parser) mergeSource(vn *yaml.Node, field string) []keyValue {
+func (p *parser) mergeSource(vn *ynode, field string) []keyValue {
 	v := p.resolve(vn)
 	if v == nil {
 		return nil
@@ -353,7 +353,7 @@ func (p *parser) unknown(kv keyValue, field string, allowed string) {
 }
 
 // scalar returns a non-null scalar's text.
-func (p *parser) scalar(n *yaml.Node, field string) (string, *yaml.Node, bool) {
+func (p *parser) scalar(n *ynode, field string) (string, *ynode, bool) {
 	r := p.resolve(n)
 	if r == nil {
 		return "", n, false
@@ -365,12 +365,12 @@ func (p *parser) scalar(n *yaml.Node, field string) (string, *yaml.Node, bool) {
 	return r.Value, r, true
 }
 
-func (p *parser) str(n *yaml.Node, field string) (string, bool) {
+func (p *parser) str(n *ynode, field string) (string, bool) {
 	s, _, ok := p.scalar(n, field)
 	return s, ok
 }
 
-func (p *parser) integer(n *yaml.Node, field string) (int, bool) {
+func (p *parser) integer(n *ynode, field string) (int, bool) {
 	s, r, ok := p.scalar(n, field)
 	if !ok {
 		return 0, false
@@ -383,7 +383,7 @@ func (p *parser) integer(n *yaml.Node, field string) (int, bool) {
 	return int(v), true
 }
 
-func (p *parser) boolean(n *yaml.Node, field string) (bool, bool) {
+func (p *parser) boolean(n *ynode, field string) (bool, bool) {
 	s, r, ok := p.scalar(n, field)
 	if !ok {
 		return false, false
@@ -396,7 +396,7 @@ func (p *parser) boolean(n *yaml.Node, field string) (bool, bool) {
 }
 
 // duration accepts a Go duration of hours, minutes and seconds ("1h30m", "90s") or a whole number of seconds.
-func (p *parser) duration(n *yaml.Node, field string) (time.Duration, bool) {
+func (p *parser) duration(n *ynode, field string) (time.Duration, bool) {
 	s, r, ok := p.scalar(n, field)
 	if !ok {
 		return 0, false
@@ -431,7 +431,7 @@ func (p *parser) duration(n *yaml.Node, field string) (time.Duration, bool) {
 }
 
 // document decodes one YAML document; it returns nil for a document that is not a workflow.
-func (p *parser) document(root *yaml.Node) *Workflow {
+func (p *parser) document(root *ynode) *Workflow {
 	kvs, ok := p.mapping(root, "")
 	if !ok || kvs == nil {
 		return nil
@@ -486,7 +486,7 @@ func (p *parser) document(root *yaml.Node) *Workflow {
 	return w
 }
 
-func (p *parser) metadata(w *Workflow, n *yaml.Node) {
+func (p *parser) metadata(w *Workflow, n *ynode) {
 	kvs, _ := p.mapping(n, "metadata")
 	var named bool
 	for _, kv := range kvs {
@@ -523,9 +523,9 @@ func (p *parser) metadata(w *Workflow, n *yaml.Node) {
 	}
 }
 
-func (p *parser) spec(w *Workflow, n *yaml.Node) {
+func (p *parser) spec(w *Workflow, n *ynode) {
 	kvs, _ := p.mapping(n, "spec")
-	var tasks *yaml.Node
+	var tasks *ynode
 	for _, kv := range kvs {
 		field := joinField("spec", kv.key)
 		switch kv.key {
@@ -572,7 +572,7 @@ func (p *parser) spec(w *Workflow, n *yaml.Node) {
 	}
 }
 
-func (p *parser) defaults(w *Workflow, n *yaml.Node) {
+func (p *parser) defaults(w *Workflow, n *ynode) {
 	kvs, _ := p.mapping(n, "spec.defaults")
 	for _, kv := range kvs {
 		field := joinField("spec.defaults", kv.key)
@@ -591,7 +591,7 @@ func (p *parser) defaults(w *Workflow, n *yaml.Node) {
 	}
 }
 
-func (p *parser) retries(n *yaml.Node, field string) (int, bool) {
+func (p *parser) retries(n *ynode, field string) (int, bool) {
 	v, ok := p.integer(n, field)
 	if ok && (v < 0 || v > maxRetries) {
 		p.errorf(n, field, "retries must be between 0 and %d, found %d", maxRetries, v)
@@ -607,7 +607,7 @@ func (p *parser) param(w *Workflow, kv keyValue) {
 	}
 	prm := &Param{Name: kv.key, Type: TypeString, Pos: p.pos(kv.kn)}
 	kvs, _ := p.mapping(kv.value, field)
-	var def *yaml.Node
+	var def *ynode
 	for _, f := range kvs {
 		ff := joinField(field, f.key)
 		switch f.key {
@@ -723,7 +723,7 @@ func (p *parser) task(w *Workflow, kv keyValue) {
 	w.Tasks[kv.key] = t
 }
 
-func (p *parser) dependsOn(t *Task, n *yaml.Node, field string) []string {
+func (p *parser) dependsOn(t *Task, n *ynode, field string) []string {
 	r := p.resolve(n)
 	if r == nil {
 		return nil
@@ -752,5 +752,5 @@ func (p *parser) dependsOn(t *Task, n *yaml.Node, field string) []string {
 type edgeAt struct {
 	task *Task
 	dep  string
-	node *yaml.Node
+	node *ynode
 }
