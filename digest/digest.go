@@ -83,25 +83,37 @@ func Compute(w *workflow.Workflow) (*Graph, error) {
 	if w == nil {
 		return nil, errors.New("digest of a nil workflow")
 	}
-	order := w.TopoOrder()
+	idx := workflow.NewIndex(w)
+	order := idx.Topo()
 	if len(order) != len(w.Tasks) {
 		return nil, fmt.Errorf("workflow %s: tasks form a cycle or depend on missing tasks; run maestro validate", w.Name)
 	}
+	nodes := make([]Digest, len(order))
 	g := &Graph{Nodes: make(map[string]Digest, len(order)), Contents: make(map[string]Digest, len(order))}
 	var content, node []byte
 	var keys, deps []string
-	for _, id := range order {
+	for _, k := range order {
+		id := idx.IDs[k]
 		t := w.Tasks[id]
 		content = appendTaskContent(content[:0], t, &keys)
 		g.Contents[id] = sum(content)
 		deps = deps[:0]
-		for _, d := range t.DependsOn {
-			deps = append(deps, string(g.Nodes[d]))
+		for _, d := range idx.Deps[k] {
+			deps = append(deps, string(nodes[d]))
 		}
 		node = appendNode(node[:0], content, deps)
-		g.Nodes[id] = sum(node)
+		nodes[k] = sum(node)
+		g.Nodes[id] = nodes[k]
 	}
-	g.Digest = sum(Canonical(w, g))
+	ascii := true
+	for _, id := range idx.IDs {
+		ascii = ascii && isASCII(id)
+	}
+	if ascii {
+		g.Digest = sum(canonical(w, idx.IDs, nodes))
+	} else {
+		g.Digest = sum(Canonical(w, g)) // sorts by UTF-16 code units
+	}
 	return g, nil
 }
 
@@ -162,6 +174,33 @@ func Canonical(w *workflow.Workflow, g *Graph) []byte {
 			return nil
 		}
 	}
+	ids := make([]string, 0, len(g.Nodes))
+	for id := range g.Nodes {
+		ids = append(ids, id)
+	}
+	sortKeys(ids)
+	nodes := make([]Digest, len(ids))
+	for i, id := range ids {
+		nodes[i] = g.Nodes[id]
+	}
+	return canonical(w, ids, nodes)
+}
+
+// canonical writes the root object; ids are the task ids in canonical order and nodes their node hashes.
+func canonical(w *workflow.Workflow, ids []string, nodes []Digest) []byte {
+	// Task ids are ASCII (the parser allows [a-z0-9_-]), so sorted ids are in the UTF-16 order RFC 8785 asks
+	// for, and the map of 20,000 node hashes can be written without the general encoder.
+	tasks := make(rawJSON, 0, len(ids)*96)
+	tasks = append(tasks, '{')
+	for i, id := range ids {
+		if i > 0 {
+			tasks = append(tasks, ',')
+		}
+		tasks = appendString(tasks, id)
+		tasks = append(tasks, ':')
+		tasks = appendString(tasks, string(nodes[i]))
+	}
+	tasks = append(tasks, '}')
 	params := make(object, 0, len(w.Params))
 	for name, p := range w.Params {
 		po := make(object, 0, 3)
@@ -172,24 +211,6 @@ func Canonical(w *workflow.Workflow, g *Graph) []byte {
 		}
 		params = append(params, member{name, po})
 	}
-	// Task ids are ASCII (the parser allows [a-z0-9_-]), so byte order is the UTF-16 order RFC 8785 asks for, and
-	// the map of 20,000 node hashes can be written without the general encoder.
-	var tasks rawJSON
-	ids := make([]string, 0, len(g.Nodes))
-	for id := range g.Nodes {
-		ids = append(ids, id)
-	}
-	sortKeys(ids)
-	tasks = append(tasks, '{')
-	for i, id := range ids {
-		if i > 0 {
-			tasks = append(tasks, ',')
-		}
-		tasks = appendString(tasks, id)
-		tasks = append(tasks, ':')
-		tasks = appendString(tasks, string(g.Nodes[id]))
-	}
-	tasks = append(tasks, '}')
 	root := make(object, 0, 6)
 	root.set("apiVersion", workflow.APIVersion)
 	root.set("kind", workflow.Kind)

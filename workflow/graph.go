@@ -137,29 +137,43 @@ func undeclaredRefs(w *Workflow, t *Task) bool {
 	return false
 }
 
-// graphIndex numbers a workflow's tasks in id order, for graph algorithms that run on every parse and digest and
-// so must stay linear and light on a 20,000-task workflow.
-type graphIndex struct {
-	ids  []string  // sorted
-	deps [][]int32 // dependencies that exist, by task number
+// Index numbers a workflow's tasks in id order, for graph algorithms that run on every parse, digest and diff
+// and so must stay linear and light on a 20,000-task workflow.
+type Index struct {
+	// IDs are the task ids, sorted; a task's number is its position here.
+	IDs []string
+	// Deps are each task's dependencies by number, in id order; dangling ones are left out.
+	Deps [][]int32
 }
 
+// NewIndex numbers the workflow's tasks.
+func NewIndex(w *Workflow) *Index { return newGraphIndex(w) }
+
+// Topo returns the task numbers in an order where every task follows its dependencies. Tasks on or behind a
+// cycle are left out, so a shorter result means the graph is not a DAG.
+func (g *Index) Topo() []int32 {
+	order, _ := g.kahn()
+	return order
+}
+
+type graphIndex = Index
+
 func newGraphIndex(w *Workflow) *graphIndex {
-	g := &graphIndex{ids: w.TaskIDs()}
-	num := make(map[string]int32, len(g.ids))
-	for i, id := range g.ids {
+	g := &graphIndex{IDs: w.TaskIDs()}
+	num := make(map[string]int32, len(g.IDs))
+	for i, id := range g.IDs {
 		num[id] = int32(i)
 	}
-	g.deps = make([][]int32, len(g.ids))
-	flat := make([]int32, 0, len(g.ids)*2)
-	for i, id := range g.ids {
+	g.Deps = make([][]int32, len(g.IDs))
+	flat := make([]int32, 0, len(g.IDs)*2)
+	for i, id := range g.IDs {
 		start := len(flat)
 		for _, d := range w.Tasks[id].DependsOn {
 			if k, ok := num[d]; ok {
 				flat = append(flat, k)
 			}
 		}
-		g.deps[i] = flat[start:len(flat):len(flat)]
+		g.Deps[i] = flat[start:len(flat):len(flat)]
 	}
 	return g
 }
@@ -167,10 +181,10 @@ func newGraphIndex(w *Workflow) *graphIndex {
 // kahn returns the task numbers in an order where every task follows its dependencies, and for each task the
 // number of its dependencies that never came free: those tasks are on or behind a cycle.
 func (g *graphIndex) kahn() (order []int32, indeg []int32) {
-	n := len(g.ids)
+	n := len(g.IDs)
 	indeg = make([]int32, n)
 	count := make([]int32, n+1) // dependents of each task, as offsets into one flat slice
-	for i, deps := range g.deps {
+	for i, deps := range g.Deps {
 		indeg[i] = int32(len(deps))
 		for _, d := range deps {
 			count[d+1]++
@@ -181,7 +195,7 @@ func (g *graphIndex) kahn() (order []int32, indeg []int32) {
 	}
 	dependents := make([]int32, count[n])
 	fill := append([]int32(nil), count[:n]...)
-	for i, deps := range g.deps {
+	for i, deps := range g.Deps {
 		for _, d := range deps {
 			dependents[fill[d]] = int32(i)
 			fill[d]++
@@ -209,7 +223,7 @@ func (g *graphIndex) kahn() (order []int32, indeg []int32) {
 func findCycle(w *Workflow) []string {
 	g := newGraphIndex(w)
 	order, indeg := g.kahn()
-	if len(order) == len(g.ids) {
+	if len(order) == len(g.IDs) {
 		return nil
 	}
 	// Every remaining task has a remaining dependency; follow them from the smallest id until one repeats.
@@ -224,11 +238,11 @@ func findCycle(w *Workflow) []string {
 	var path []string
 	for t := start; ; {
 		if i, ok := seen[t]; ok {
-			return rotateCycle(append(path[i:], g.ids[t]))
+			return rotateCycle(append(path[i:], g.IDs[t]))
 		}
 		seen[t] = len(path)
-		path = append(path, g.ids[t])
-		for _, d := range g.deps[t] {
+		path = append(path, g.IDs[t])
+		for _, d := range g.Deps[t] {
 			if indeg[d] > 0 {
 				t = d
 				break

@@ -119,7 +119,7 @@ func (w *Workflow) TopoOrder() []string {
 	order, _ := g.kahn()
 	ids := make([]string, len(order))
 	for i, t := range order {
-		ids[i] = g.ids[t]
+		ids[i] = g.IDs[t]
 	}
 	return ids
 }
