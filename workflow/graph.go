@@ -7,7 +7,13 @@ import (
 
 // checkGraph reports dangling dependencies, cycles and task params that name undeclared workflow params.
 func (p *parser) checkGraph(w *Workflow) {
-	ids := w.TaskIDs()
+	var ids []string // sorted task ids, made only when a message needs them
+	sortedIDs := func() []string {
+		if ids == nil {
+			ids = w.TaskIDs()
+		}
+		return ids
+	}
 	budget := suggestBudget
 	for _, e := range p.edges {
 		if p.fatal {
@@ -15,15 +21,12 @@ func (p *parser) checkGraph(w *Workflow) {
 		}
 		if _, ok := w.Tasks[e.dep]; !ok && w.Tasks[e.task.ID] == e.task {
 			p.add(&Error{Pos: p.pos(e.node), Field: "spec.tasks." + e.task.ID + ".dependsOn",
-				Msg: "task " + quote(e.task.ID) + " depends on " + quote(e.dep) + ", which is not a task of workflow " + quote(w.Name) + suggest(e.dep, ids, &budget)})
+				Msg: "task " + quote(e.task.ID) + " depends on " + quote(e.dep) + ", which is not a task of workflow " + quote(w.Name) + suggest(e.dep, sortedIDs(), &budget)})
 		}
 	}
 	p.edges = p.edges[:0]
-	for _, id := range ids {
+	for _, id := range sortedIDsWhere(w, func(t *Task) bool { return undeclaredRefs(w, t) }) {
 		t := w.Tasks[id]
-		if !undeclaredRefs(w, t) {
-			continue
-		}
 		for _, name := range sortedKeys(t.Params) {
 			for _, ref := range paramRefs(t.Params[name]) {
 				if _, ok := w.Params[ref]; !ok {
@@ -122,6 +125,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
+// sortedIDsWhere returns the sorted ids of the tasks for which keep is true.
+func sortedIDsWhere(w *Workflow, keep func(*Task) bool) []string {
+	var out []string
+	for id, t := range w.Tasks {
+		if keep(t) {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // undeclaredRefs reports whether any of the task's params refers to a workflow param that is not declared.
 func undeclaredRefs(w *Workflow, t *Task) bool {
 	for _, v := range t.Params {
@@ -158,8 +173,19 @@ func (g *Index) Topo() []int32 {
 
 type graphIndex = Index
 
-func newGraphIndex(w *Workflow) *graphIndex {
-	g := &graphIndex{IDs: w.TaskIDs()}
+func newGraphIndex(w *Workflow) *graphIndex { return newIndex(w, true) }
+
+// newIndex numbers the tasks in id order when sorted is true, else in whatever order is cheapest.
+func newIndex(w *Workflow, sorted bool) *graphIndex {
+	g := &graphIndex{}
+	if sorted {
+		g.IDs = w.TaskIDs()
+	} else {
+		g.IDs = make([]string, 0, len(w.Tasks))
+		for id := range w.Tasks {
+			g.IDs = append(g.IDs, id)
+		}
+	}
 	num := make(map[string]int32, len(g.IDs))
 	for i, id := range g.IDs {
 		num[id] = int32(i)
@@ -221,7 +247,7 @@ func (g *graphIndex) kahn() (order []int32, indeg []int32) {
 // findCycle returns one dependency cycle as a path that starts and ends at the same task, or nil.
 // It ignores dangling edges, which are reported on their own.
 func findCycle(w *Workflow) []string {
-	g := newGraphIndex(w)
+	g := newIndex(w, false)
 	order, indeg := g.kahn()
 	if len(order) == len(g.IDs) {
 		return nil
@@ -229,9 +255,8 @@ func findCycle(w *Workflow) []string {
 	// Every remaining task has a remaining dependency; follow them from the smallest id until one repeats.
 	start := int32(-1)
 	for i := range indeg {
-		if indeg[i] > 0 {
+		if indeg[i] > 0 && (start < 0 || g.IDs[i] < g.IDs[start]) {
 			start = int32(i)
-			break
 		}
 	}
 	seen := map[int32]int{}

@@ -78,9 +78,11 @@ func validRepository(name string) bool {
 	if name == "" {
 		return false
 	}
-	comps := strings.Split(name, "/")
-	for i, c := range comps {
-		if i == 0 && len(comps) > 1 {
+	first := true
+	for name != "" {
+		c, rest, more := strings.Cut(name, "/")
+		name = rest
+		if first && more {
 			// A registry host may carry a port.
 			host, port, hasPort := strings.Cut(c, ":")
 			if hasPort && (port == "" || strings.Trim(port, "0123456789") != "") {
@@ -88,6 +90,7 @@ func validRepository(name string) bool {
 			}
 			c = host
 		}
+		first = false
 		if c == "" || !isAlnum(c[0]) || !isAlnum(c[len(c)-1]) {
 			return false
 		}
@@ -96,6 +99,9 @@ func validRepository(name string) bool {
 			if !(isAlnum(ch) || ch == '.' || ch == '_' || ch == '-') {
 				return false
 			}
+		}
+		if more && name == "" {
+			return false // a trailing slash
 		}
 	}
 	return true
