@@ -38,6 +38,8 @@ set -e
 echo "(exit status $code: 1 means some graph digest changed)"
 say "maestro diff --from HEAD~1 --to HEAD --fail-on breaking --output markdown | head -n 25"
 "$maestro" diff --from HEAD~1 --to HEAD --fail-on never --output markdown | head -n 25
+say "maestro graph -w train-model --diff-from HEAD~1 (Mermaid: the renamed task and its neighbours)"
+"$maestro" graph -w train-model --diff-from HEAD~1
 say "a broken edit: a dependency cycle and a typo, caught with file:line"
 cat >> workflows/weekly-report.yaml <<'YAML'
 ---
