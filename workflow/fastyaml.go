@@ -417,7 +417,7 @@ func (p *fastParser) quoted(l *fastLine, off int) (*ynode, int) {
 			}
 			j++
 			switch src[j] {
-			case '"', '\\', '/':
+			case '"', '\\': // not '/': yaml.v3 has no \/ escape
 				b.WriteByte(src[j])
 			case 'n':
 				b.WriteByte('\n')
