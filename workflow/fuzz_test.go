@@ -28,12 +28,36 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("Parse returned workflows and an error: %v", err)
 			}
 			checkError(t, err)
-			return
 		}
 		for _, w := range ws {
 			checkWorkflow(t, w)
 		}
+		checkSlowPath(t, data, ws, err, lim)
 	})
+}
+
+// checkSlowPath parses data again followed by a comment line that is not ASCII, which keeps the parser off its
+// fast path for plain files: both readings must agree. (The comment goes last: in front, it would change how
+// yaml.v3 reads a tab at the very start of the input.)
+func checkSlowPath(t *testing.T, data []byte, ws []*workflow.Workflow, err error, lim workflow.Limits) {
+	t.Helper()
+	if int64(len(data))+6 > lim.MaxFileSize {
+		return
+	}
+	slow, slowErr := workflow.Parse("fuzz.yaml", append(append([]byte{}, data...), "\n# é\n"...), lim)
+	if (err == nil) != (slowErr == nil) {
+		t.Fatalf("Parse and Parse behind a comment disagree:\n%v\n%v", err, slowErr)
+	}
+	if len(ws) != len(slow) {
+		t.Fatalf("Parse found %d workflows, behind a comment %d", len(ws), len(slow))
+	}
+	for i := range ws {
+		a, _ := digest.Of(ws[i])
+		b, _ := digest.Of(slow[i])
+		if a != b {
+			t.Fatalf("workflow %s: digest %s, behind a comment %s", ws[i].Name, a, b)
+		}
+	}
 }
 
 func checkError(t *testing.T, err error) {
