@@ -161,3 +161,31 @@ func TestEqualSubgraphsEqualHashes(t *testing.T) {
 		t.Error("no model had two tasks with equal subgraphs")
 	}
 }
+
+// TestTwinRewire pins down the consequence docs/digest.md §6 describes: dependencies enter a node by hash, so
+// moving a dependency between two tasks with equal node hashes keeps the digest, while adding or removing one
+// changes it.
+func TestTwinRewire(t *testing.T) {
+	src := func(deps string) []byte {
+		return []byte(`apiVersion: maestro.dev/v1
+kind: Workflow
+metadata: {name: twins}
+spec:
+  tasks:
+    a: {package: r.io/notify:1.0, params: {channel: ops}}
+    b: {package: r.io/notify:1.0, params: {channel: ops}}
+    c: {package: r.io/echo:1.0, dependsOn: ` + deps + `}
+`)
+	}
+	d := map[string]digest.Digest{}
+	for _, deps := range []string{"[a]", "[b]", "[a, b]", "[]"} {
+		g := compute(t, parseOne(t, src(deps)))
+		d[deps] = g.Digest
+	}
+	if d["[a]"] != d["[b]"] {
+		t.Errorf("c depending on a or on its twin b: digests %s and %s; docs/digest.md §6 says they are equal", d["[a]"], d["[b]"])
+	}
+	if d["[a]"] == d["[a, b]"] || d["[a]"] == d["[]"] {
+		t.Errorf("adding or removing a dependency on a twin kept the digest")
+	}
+}
