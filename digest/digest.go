@@ -188,8 +188,10 @@ func Canonical(w *workflow.Workflow, g *Graph) []byte {
 
 // canonical writes the root object; ids are the task ids in canonical order and nodes their node hashes.
 func canonical(w *workflow.Workflow, ids []string, nodes []Digest) []byte {
-	// Task ids are ASCII (the parser allows [a-z0-9_-]), so sorted ids are in the UTF-16 order RFC 8785 asks
-	// for, and the map of 20,000 node hashes can be written without the general encoder.
+	// Each task is {"dependsOn": [ids], "node": hash}: the node hash carries the task's content and upstream
+	// subgraph; the ids pin which task each edge points at, which hashes alone cannot tell apart when two tasks
+	// are identical twins. Task ids are ASCII (the parser allows [a-z0-9_-]) and DependsOn is sorted, so both are
+	// already in the UTF-16 order RFC 8785 asks for, and 20,000 tasks are written without the general encoder.
 	tasks := make(rawJSON, 0, len(ids)*96)
 	tasks = append(tasks, '{')
 	for i, id := range ids {
@@ -197,8 +199,11 @@ func canonical(w *workflow.Workflow, ids []string, nodes []Digest) []byte {
 			tasks = append(tasks, ',')
 		}
 		tasks = appendString(tasks, id)
-		tasks = append(tasks, ':')
+		tasks = append(tasks, `:{"dependsOn":`...)
+		tasks = appendJCS(tasks, w.Tasks[id].DependsOn)
+		tasks = append(tasks, `,"node":`...)
 		tasks = appendString(tasks, string(nodes[i]))
+		tasks = append(tasks, '}')
 	}
 	tasks = append(tasks, '}')
 	params := make(object, 0, len(w.Params))

@@ -112,8 +112,16 @@ func refCanonical(w *workflow.Workflow) (nodes map[string]string, root string) {
 		return hashes[id]
 	}
 	tasks := map[string]string{}
-	for id := range w.Tasks {
-		tasks[id] = refString(visit(id))
+	for id, task := range w.Tasks {
+		var depIDs []string
+		for _, d := range task.DependsOn {
+			depIDs = append(depIDs, refString(d))
+		}
+		sort.Strings(depIDs)
+		tasks[id] = refObject(map[string]string{
+			"dependsOn": "[" + strings.Join(depIDs, ",") + "]",
+			"node":      refString(visit(id)),
+		})
 	}
 	params := map[string]string{}
 	for name, p := range w.Params {
@@ -195,7 +203,12 @@ func TestIndependentDiamond(t *testing.T) {
 		"name":       "nightly-etl",
 		"tenant":     "acme",
 		"params":     map[string]any{"date": map[string]any{"type": "string", "required": true}},
-		"tasks":      map[string]string{"extract": extract, "clean": clean, "enrich": enrich, "load": load},
+		"tasks": map[string]any{
+			"extract": map[string]any{"dependsOn": []string{}, "node": extract},
+			"clean":   map[string]any{"dependsOn": []string{"extract"}, "node": clean},
+			"enrich":  map[string]any{"dependsOn": []string{"extract"}, "node": enrich},
+			"load":    map[string]any{"dependsOn": []string{"clean", "enrich"}, "node": load},
+		},
 	})
 
 	src, err := os.ReadFile("testdata/vectors/02-diamond.yaml")

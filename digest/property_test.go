@@ -162,9 +162,9 @@ func TestEqualSubgraphsEqualHashes(t *testing.T) {
 	}
 }
 
-// TestTwinRewire pins down the consequence docs/digest.md §6 describes: dependencies enter a node by hash, so
-// moving a dependency between two tasks with equal node hashes keeps the digest, while adding or removing one
-// changes it.
+// TestTwinRewire checks that every edge counts, even between identical twins: dependencies enter a node by hash,
+// so moving a dependency from one twin to the other changes no node hash, but the root's per-task dependsOn ids
+// change and with them the digest (docs/digest.md §4 and §6).
 func TestTwinRewire(t *testing.T) {
 	src := func(deps string) []byte {
 		return []byte(`apiVersion: maestro.dev/v1
@@ -177,15 +177,18 @@ spec:
     c: {package: r.io/echo:1.0, dependsOn: ` + deps + `}
 `)
 	}
-	d := map[string]digest.Digest{}
+	d := map[string]*digest.Graph{}
 	for _, deps := range []string{"[a]", "[b]", "[a, b]", "[]"} {
-		g := compute(t, parseOne(t, src(deps)))
-		d[deps] = g.Digest
+		d[deps] = compute(t, parseOne(t, src(deps)))
 	}
-	if d["[a]"] != d["[b]"] {
-		t.Errorf("c depending on a or on its twin b: digests %s and %s; docs/digest.md §6 says they are equal", d["[a]"], d["[b]"])
+	if d["[a]"].Nodes["c"] != d["[b]"].Nodes["c"] {
+		t.Errorf("c's node hash differs between depending on a and on its twin b; node hashes carry no ids")
 	}
-	if d["[a]"] == d["[a, b]"] || d["[a]"] == d["[]"] {
-		t.Errorf("adding or removing a dependency on a twin kept the digest")
+	seen := map[digest.Digest]string{}
+	for deps, g := range d {
+		if other, dup := seen[g.Digest]; dup {
+			t.Errorf("c depending on %s and on %s: same digest %s", deps, other, g.Digest)
+		}
+		seen[g.Digest] = deps
 	}
 }

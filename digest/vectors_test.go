@@ -122,8 +122,8 @@ func TestVectorGoldensSelfConsistent(t *testing.T) {
 			case "root":
 				lastRoot = val
 				for id, h := range nodes {
-					if !strings.Contains(val, fmt.Sprintf("%q:%q", id, h)) {
-						t.Errorf("%s: root does not map %s to %s", p, id, h)
+					if !strings.Contains(val, fmt.Sprintf("%q:{\"dependsOn\":", id)) || !strings.Contains(val, fmt.Sprintf("\"node\":%q}", h)) {
+						t.Errorf("%s: root does not map %s to node %s", p, id, h)
 					}
 				}
 			case "digest":
