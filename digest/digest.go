@@ -93,8 +93,7 @@ func Compute(w *workflow.Workflow) (*Graph, error) {
 	var content, node []byte
 	var keys, deps []string
 	for _, k := range order {
-		id := idx.IDs[k]
-		t := w.Tasks[id]
+		id, t := idx.IDs[k], idx.Tasks[k]
 		content = appendTaskContent(content[:0], t, &keys)
 		g.Contents[id] = sum(content)
 		deps = deps[:0]
@@ -110,7 +109,7 @@ func Compute(w *workflow.Workflow) (*Graph, error) {
 		ascii = ascii && isASCII(id)
 	}
 	if ascii {
-		g.Digest = sum(canonical(w, idx.IDs, nodes))
+		g.Digest = sum(canonical(w, idx.IDs, idx.Tasks, nodes))
 	} else {
 		g.Digest = sum(Canonical(w, g)) // sorts by UTF-16 code units
 	}
@@ -180,14 +179,15 @@ func Canonical(w *workflow.Workflow, g *Graph) []byte {
 	}
 	sortKeys(ids)
 	nodes := make([]Digest, len(ids))
+	ts := make([]*workflow.Task, len(ids))
 	for i, id := range ids {
-		nodes[i] = g.Nodes[id]
+		nodes[i], ts[i] = g.Nodes[id], w.Tasks[id]
 	}
-	return canonical(w, ids, nodes)
+	return canonical(w, ids, ts, nodes)
 }
 
 // canonical writes the root object; ids are the task ids in canonical order and nodes their node hashes.
-func canonical(w *workflow.Workflow, ids []string, nodes []Digest) []byte {
+func canonical(w *workflow.Workflow, ids []string, ts []*workflow.Task, nodes []Digest) []byte {
 	// Each task is {"dependsOn": [ids], "node": hash}: the node hash carries the task's content and upstream
 	// subgraph; the ids pin which task each edge points at, which hashes alone cannot tell apart when two tasks
 	// are identical twins. Task ids are ASCII (the parser allows [a-z0-9_-]) and DependsOn is sorted, so both are
@@ -200,7 +200,7 @@ func canonical(w *workflow.Workflow, ids []string, nodes []Digest) []byte {
 		}
 		tasks = appendString(tasks, id)
 		tasks = append(tasks, `:{"dependsOn":`...)
-		tasks = appendJCS(tasks, w.Tasks[id].DependsOn)
+		tasks = appendJCS(tasks, ts[i].DependsOn)
 		tasks = append(tasks, `,"node":`...)
 		tasks = appendString(tasks, string(nodes[i]))
 		tasks = append(tasks, '}')

@@ -25,7 +25,9 @@ func (p *parser) checkGraph(w *Workflow) {
 		}
 	}
 	p.edges = p.edges[:0]
-	for _, id := range sortedIDsWhere(w, func(t *Task) bool { return undeclaredRefs(w, t) }) {
+	templated := p.templated
+	p.templated = p.templated[:0]
+	for _, id := range sortedIDsWhere(templated, func(t *Task) bool { return undeclaredRefs(w, t) }) {
 		t := w.Tasks[id]
 		for _, name := range sortedKeys(t.Params) {
 			for _, ref := range paramRefs(t.Params[name]) {
@@ -126,11 +128,11 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // sortedIDsWhere returns the sorted ids of the tasks for which keep is true.
-func sortedIDsWhere(w *Workflow, keep func(*Task) bool) []string {
+func sortedIDsWhere(tasks []*Task, keep func(*Task) bool) []string {
 	var out []string
-	for id, t := range w.Tasks {
+	for _, t := range tasks {
 		if keep(t) {
-			out = append(out, id)
+			out = append(out, t.ID)
 		}
 	}
 	sort.Strings(out)
@@ -157,6 +159,8 @@ func undeclaredRefs(w *Workflow, t *Task) bool {
 type Index struct {
 	// IDs are the task ids, sorted; a task's number is its position here.
 	IDs []string
+	// Tasks are the tasks, in the same order.
+	Tasks []*Task
 	// Deps are each task's dependencies by number, in id order; dangling ones are left out.
 	Deps [][]int32
 }
@@ -177,14 +181,13 @@ func newGraphIndex(w *Workflow) *graphIndex { return newIndex(w, true) }
 
 // newIndex numbers the tasks in id order when sorted is true, else in whatever order is cheapest.
 func newIndex(w *Workflow, sorted bool) *graphIndex {
-	g := &graphIndex{}
+	g := &graphIndex{IDs: make([]string, 0, len(w.Tasks)), Tasks: make([]*Task, 0, len(w.Tasks))}
+	for id, t := range w.Tasks {
+		g.IDs = append(g.IDs, id)
+		g.Tasks = append(g.Tasks, t)
+	}
 	if sorted {
-		g.IDs = w.TaskIDs()
-	} else {
-		g.IDs = make([]string, 0, len(w.Tasks))
-		for id := range w.Tasks {
-			g.IDs = append(g.IDs, id)
-		}
+		sort.Sort(byID{g})
 	}
 	num := make(map[string]int32, len(g.IDs))
 	for i, id := range g.IDs {
@@ -192,9 +195,9 @@ func newIndex(w *Workflow, sorted bool) *graphIndex {
 	}
 	g.Deps = make([][]int32, len(g.IDs))
 	flat := make([]int32, 0, len(g.IDs)*2)
-	for i, id := range g.IDs {
+	for i, t := range g.Tasks {
 		start := len(flat)
-		for _, d := range w.Tasks[id].DependsOn {
+		for _, d := range t.DependsOn {
 			if k, ok := num[d]; ok {
 				flat = append(flat, k)
 			}
@@ -202,6 +205,16 @@ func newIndex(w *Workflow, sorted bool) *graphIndex {
 		g.Deps[i] = flat[start:len(flat):len(flat)]
 	}
 	return g
+}
+
+// byID sorts an index's ids and tasks together.
+type byID struct{ g *graphIndex }
+
+func (s byID) Len() int           { return len(s.g.IDs) }
+func (s byID) Less(i, j int) bool { return s.g.IDs[i] < s.g.IDs[j] }
+func (s byID) Swap(i, j int) {
+	s.g.IDs[i], s.g.IDs[j] = s.g.IDs[j], s.g.IDs[i]
+	s.g.Tasks[i], s.g.Tasks[j] = s.g.Tasks[j], s.g.Tasks[i]
 }
 
 // kahn returns the task numbers in an order where every task follows its dependencies, and for each task the

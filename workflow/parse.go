@@ -125,6 +125,8 @@ type parser struct {
 	fatal    bool // stop: the rest of the file is not worth reading
 	expanded int  // nodes reached through aliases so far
 	sizes    map[*ynode]int
+	// templated are the tasks with a "{{" in a param value, whose references are checked once all are known.
+	templated []*Task
 	// edges remembers where each dependsOn entry was written, for errors found once every task is known.
 	edges []edgeAt
 }
@@ -701,6 +703,9 @@ func (p *parser) task(w *Workflow, kv keyValue) {
 			for _, pk := range pkvs {
 				if v, ok := p.str(pk.value, joinField(ff, pk.key)); ok {
 					t.Params[pk.key] = v
+					if strings.Contains(v, "{{") && (len(p.templated) == 0 || p.templated[len(p.templated)-1] != t) {
+						p.templated = append(p.templated, t)
+					}
 				}
 			}
 		case "retries":
