@@ -26,15 +26,22 @@ var baseTime = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func newRepo(t *testing.T) *testRepo {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
+	requireTool(t, "git")
 	r := &testRepo{t: t, dir: filepath.Join(t.TempDir(), "repo")}
 	if err := os.Mkdir(r.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	r.git("init", "-q", "-b", "main")
 	return r
+}
+
+// requireTool fails the test when a program the test runs is not installed: CI has them, and a test that skips
+// where they are missing would pass without testing anything.
+func requireTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		t.Fatalf("%s is required by this test (git: package git; ssh-keygen: package openssh-client): %v", name, err)
+	}
 }
 
 // gitEnv is the environment of every git command: no global or system config, a fixed identity and dates.
@@ -62,6 +69,18 @@ func (r *testRepo) git(args ...string) string {
 
 func runGit(t *testing.T, dir string, date time.Time, args ...string) string {
 	t.Helper()
+	cmd := gitCommand(dir, date, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// gitCommand is a git command in dir, isolated from the user's and the system's configuration.
+func gitCommand(dir string, date time.Time, args ...string) *exec.Cmd {
 	all := append([]string{
 		"-c", "user.name=Maestro Test",
 		"-c", "user.email=test@maestro.invalid",
@@ -73,13 +92,7 @@ func runGit(t *testing.T, dir string, date time.Time, args ...string) string {
 	cmd := exec.Command("git", all...)
 	cmd.Dir = dir
 	cmd.Env = gitEnv(date)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return strings.TrimSpace(string(out))
+	return cmd
 }
 
 // write writes a file in the work tree, creating its directory.
