@@ -138,10 +138,8 @@ func readActionsEnv(tokenEnv string) actionsEnv {
 }
 
 func runGitHubComment(cmd *cobra.Command, g *globalOptions, o *ghCommentOptions) error {
-	switch o.FailOn {
-	case "any", "breaking", "never":
-	default:
-		return fmt.Errorf("--fail-on %q: use any, breaking or never", o.FailOn)
+	if err := checkFailOn(o.FailOn); err != nil {
+		return err
 	}
 	if o.TokenEnv == "" || strings.ContainsAny(o.TokenEnv, "= ") {
 		return fmt.Errorf("--token-env %q: give the name of an environment variable, not a token", o.TokenEnv)
@@ -244,17 +242,7 @@ func runGitHubComment(cmd *cobra.Command, g *globalOptions, o *ghCommentOptions)
 	if len(troubles) > 0 {
 		return &exitError{code: ExitTrouble, err: errors.Join(troubles...)}
 	}
-	failed := false
-	switch o.FailOn {
-	case "any":
-		failed = res.Changed()
-	case "breaking":
-		failed = res.Has(diff.Breaking)
-	}
-	if failed {
-		return &exitError{code: ExitChanges}
-	}
-	return nil
+	return failOnExit(o.FailOn, res)
 }
 
 // comment keeps the pull request's comment up to date and returns its address. A refused write is not an error:

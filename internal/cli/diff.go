@@ -68,10 +68,8 @@ func runDiff(cmd *cobra.Command, g *globalOptions, o *diffOptions) error {
 	default:
 		return fmt.Errorf("--output %q: use text, json or markdown", o.Output)
 	}
-	switch o.FailOn {
-	case "any", "breaking", "never":
-	default:
-		return fmt.Errorf("--fail-on %q: use any, breaking or never", o.FailOn)
+	if err := checkFailOn(o.FailOn); err != nil {
+		return err
 	}
 	switch o.Color {
 	case "auto", "always", "never":
@@ -130,8 +128,23 @@ func runDiff(cmd *cobra.Command, g *globalOptions, o *diffOptions) error {
 	if err != nil {
 		return err
 	}
+	return failOnExit(o.FailOn, res)
+}
+
+// checkFailOn validates a --fail-on value.
+func checkFailOn(v string) error {
+	switch v {
+	case "any", "breaking", "never":
+		return nil
+	}
+	return fmt.Errorf("--fail-on %q: use any, breaking or never", v)
+}
+
+// failOnExit turns a diff result into exit status 1 when --fail-on says its differences count: any digest change,
+// breaking changes only, or never.
+func failOnExit(failOn string, res diff.Result) error {
 	failed := false
-	switch o.FailOn {
+	switch failOn {
 	case "any":
 		failed = res.Changed()
 	case "breaking":
