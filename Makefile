@@ -39,6 +39,7 @@ fuzz: ## run each fuzzer for FUZZTIME (default 30s)
 demo: build ## validate, digest and diff the example repository in a scratch git repo
 	bash scripts/demo.sh
 
-tools: ## build the pinned dev tools (dyff, staticcheck, benchstat)
+tools: ## build the pinned dev tools (dyff, staticcheck, benchstat, cosign)
 	$(TOOLS) dyff version
 	$(TOOLS) staticcheck -version
+	$(TOOLS) cosign version
