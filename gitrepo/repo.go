@@ -73,6 +73,8 @@ type Repo struct {
 	mu   sync.Mutex
 	repo *git.Repository
 	root string // work tree root; "" for a bare repository
+	// roots memoizes Identity: the first-parent root commit of each commit asked about.
+	roots map[plumbing.Hash]plumbing.Hash
 }
 
 // Open opens the git repository that contains path. Like git, it looks in path and then in each parent directory
