@@ -97,9 +97,9 @@ type Tag struct {
 // The tag object is built as git tag -s builds it: headers (object, type commit, tag, tagger), a blank line, the
 // message (a final newline is added when it lacks one), then the armored signature. sign receives the payload, the
 // object without the signature, which is what git verify-tag verifies (for an SSH signature:
-// sshsig.Sign(key, payload, "git")); it must return an armored signature ending in a newline or not, starting with
-// its "-----BEGIN " line. sign is called without holding the Repo's lock, so a slow remote signer does not block
-// readers.
+// sshsig.Sign(key, payload, "git")); it returns one armored signature block, starting with its "-----BEGIN " line
+// (a final newline is added when it lacks one). sign is called without holding the Repo's lock, so a slow remote
+// signer does not block readers.
 //
 // A name that is taken gives a *TagError wrapping ErrTagExists, and sign is not called. A message with a line that
 // starts with "-----BEGIN " is refused: git would take it for the start of the signature. The tagger needs a name
