@@ -49,16 +49,21 @@ func childMain(role string) int {
 	return 0
 }
 
+// waitForStart tells the parent this child is ready, then waits until the
+// parent releases all children at once.
 func waitForStart(ctx context.Context) error {
+	start := os.Getenv(childStartEnv)
+	if err := os.WriteFile(start+".ready."+os.Getenv(childNameEnv), nil, 0o644); err != nil {
+		return err
+	}
 	for {
-		if _, err := os.Stat(os.Getenv(childStartEnv)); err == nil {
+		if _, err := os.Stat(start); err == nil {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Millisecond):
+		if err := ctx.Err(); err != nil {
+			return err
 		}
+		time.Sleep(100 * time.Microsecond)
 	}
 }
 
@@ -161,7 +166,7 @@ func (nopTB) Helper()                   {}
 func (nopTB) Fatal(args ...any)         { panic(fmt.Sprint(args...)) }
 func (nopTB) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
 
-// startChildren starts one child per name with the given role and
+// runChildren starts one child per name with the given role and
 // environment, releases them together, and waits for all of them.
 func runChildren(t *testing.T, role string, names []string, env func(name string) []string) {
 	t.Helper()
@@ -182,6 +187,19 @@ func runChildren(t *testing.T, role string, names []string, env func(name string
 			t.Fatal(err)
 		}
 		children = append(children, child{name, cmd, out})
+	}
+	// Release the children together, once each of them is ready.
+	deadline := time.Now().Add(time.Minute)
+	for _, c := range children {
+		for {
+			if _, err := os.Stat(start + ".ready." + c.name); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("child %s never got ready\n%s", c.name, c.out.String())
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
 	if err := os.WriteFile(start, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -243,6 +261,7 @@ func TestEmbeddedTwoProcesses(t *testing.T) {
 	}
 
 	tles := inProc
+	ranges := map[string][2]int64{} // the lowest and highest index each child got
 	for _, name := range names {
 		f, err := os.Open(filepath.Join(outDir, name))
 		if err != nil {
@@ -257,6 +276,11 @@ func TestEmbeddedTwoProcesses(t *testing.T) {
 				t.Fatal(err)
 			}
 			tles = append(tles, &tle)
+			r, ok := ranges[name]
+			if !ok {
+				r = [2]int64{tle.GetLogIndex(), tle.GetLogIndex()}
+			}
+			ranges[name] = [2]int64{min(r[0], tle.GetLogIndex()), max(r[1], tle.GetLogIndex())}
 			n++
 		}
 		f.Close()
@@ -264,6 +288,12 @@ func TestEmbeddedTwoProcesses(t *testing.T) {
 			t.Errorf("child %s returned %d entries, want %d", name, n, perChild)
 		}
 	}
+
+	// The children appended at the same time, not one after the other.
+	if a, b := ranges["a"], ranges["b"]; a[0] > b[1] || b[0] > a[1] {
+		t.Errorf("children's indices do not interleave: a %v, b %v", a, b)
+	}
+	t.Logf("indices: a %v, b %v, this process %d entries", ranges["a"], ranges["b"], len(inProc))
 
 	log, err := tlog.OpenEmbedded(ctx, dir, tlog.EmbeddedOptions{})
 	if err != nil {
@@ -299,13 +329,13 @@ func TestEmbeddedTwoProcesses(t *testing.T) {
 	}
 }
 
-// TestFileIndexClaimRaceProcesses has two processes claim the same 50 keys
+// TestFileIndexClaimRaceProcesses has two processes claim the same 200 keys
 // at the same moment: each key is created by exactly one of them, and both
 // saw that one's record.
 func TestFileIndexClaimRaceProcesses(t *testing.T) {
 	dir := t.TempDir()
 	outDir := t.TempDir()
-	const keys = 50
+	const keys = 200
 	names := []string{"p1", "p2"}
 	runChildren(t, "claim", names, func(name string) []string {
 		return []string{childDirEnv + "=" + dir, childNEnv + "=" + strconv.Itoa(keys), childOutEnv + "=" + filepath.Join(outDir, name)}
