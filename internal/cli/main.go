@@ -12,7 +12,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
+	"github.com/maestro-conductor/maestro/promote"
 	"github.com/maestro-conductor/maestro/workflow"
 )
 
@@ -66,6 +68,8 @@ func (o *globalOptions) setup() error {
 	default:
 		return fmt.Errorf("--log-format %q: use text or json", o.LogFormat)
 	}
+	// The transparency log's storage library logs through klog; send that to the same place, at the same level.
+	klog.SetSlogLogger(o.logger)
 	return nil
 }
 
@@ -93,6 +97,12 @@ func exitCode(err error, stderr io.Writer) int {
 		return ee.code
 	}
 	reportError(stderr, err)
+	// A verdict — a promotion refused, a tag that fails verification — is exit status 1, like a difference.
+	var refusal *promote.Refusal
+	var verr *promote.VerificationError
+	if errors.As(err, &refusal) || errors.As(err, &verr) {
+		return ExitChanges
+	}
 	return ExitTrouble
 }
 
@@ -120,7 +130,8 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 git repository, checks them strictly, computes each workflow's canonical graph digest, and shows the semantic
 difference between two versions.
 
-Exit codes: 0 success (diff: no graph digest differs), 1 differences found, 2 trouble.`,
+Exit codes: 0 success (diff: no graph digest differs), 1 differences found (promote: refused; verify: a
+check failed), 2 trouble.`,
 		Example: `  maestro validate
   maestro digest --ref main
   maestro diff --from main
@@ -132,7 +143,8 @@ Exit codes: 0 success (diff: no graph digest differs), 1 differences found, 2 tr
 		},
 	}
 	g.addFlags(root)
-	root.AddCommand(newValidateCmd(g), newDigestCmd(g), newDiffCmd(g), newVersionCmd(g), newGraphCmd(g), newCICmd(g))
+	root.AddCommand(newValidateCmd(g), newDigestCmd(g), newDiffCmd(g), newVersionCmd(g), newGraphCmd(g), newCICmd(g),
+		newKeysCmd(g), newPromoteCmd(g), newVerifyCmd(g))
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nRun '%s --help' for usage", err, cmd.CommandPath())
 	})
