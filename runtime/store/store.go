@@ -25,15 +25,16 @@ var (
 
 // Version is one applied workflow version.
 type Version struct {
-	Name      string    `json:"name"`
-	Version   string    `json:"version"` // semver without "v"
-	Digest    string    `json:"digest"`
-	Commit    string    `json:"commit"`
-	Tag       string    `json:"tag"`
-	TagObject string    `json:"tagObject"`
-	Frozen    bool      `json:"frozen"`
-	Tenant    string    `json:"tenant"`
-	// Definition is the workflow's canonical definition (the digest's canonical JSON of the normalized model).
+	Name      string `json:"name"`
+	Version   string `json:"version"` // semver without "v"
+	Digest    string `json:"digest"`
+	Commit    string `json:"commit"`
+	Tag       string `json:"tag"`
+	TagObject string `json:"tagObject"`
+	Frozen    bool   `json:"frozen"`
+	Tenant    string `json:"tenant"`
+	// Definition is the normalized workflow model as JSON (encoding/json of a *workflow.Workflow), enough to
+	// recompute its digest and diff it against another version.
 	Definition []byte    `json:"definition"`
 	Signer     string    `json:"signer"` // the promoter's key id
 	Promoter   string    `json:"promoter"`
