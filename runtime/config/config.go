@@ -11,11 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +29,7 @@ const (
 	DefaultListen       = "127.0.0.1:8080"
 	DefaultInterval     = 30 * time.Second
 	DefaultWorkflowsDir = "workflows"
+	DefaultJitter       = 0.1
 	// DefaultPasswordEnv holds the promotion key's password when the file names neither a file nor a variable,
 	// as it does for `maestro promote`.
 	DefaultPasswordEnv = "COSIGN_PASSWORD"
@@ -53,9 +56,10 @@ type Config struct {
 	Git     Git    `yaml:"git"`
 	Trust   Trust  `yaml:"trust"`
 	Store   Store  `yaml:"store"`
-	// Interval is the time between reconciles; Jitter the most a reconcile is delayed beyond it, at random.
-	Interval Duration `yaml:"interval"`
-	Jitter   Duration `yaml:"jitter"`
+	// Interval is the time between reconciles; Jitter spreads each interval at random by up to ± that fraction
+	// of it (0.1 or "10%"), so that replicas of several regions do not fetch in step. nil means DefaultJitter.
+	Interval Duration  `yaml:"interval"`
+	Jitter   *Fraction `yaml:"jitter"`
 	// StaleAfter is how old the last successful reconcile may be before readiness fails.
 	StaleAfter Duration   `yaml:"staleAfter"`
 	Webhook    Webhook    `yaml:"webhook"`
@@ -160,6 +164,27 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 
 // D returns the duration as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Fraction is a share of something, written as a number (0.1) or a percentage ("10%").
+type Fraction float64
+
+// UnmarshalYAML reads a fraction or a percentage.
+func (f *Fraction) UnmarshalYAML(n *yaml.Node) error {
+	bad := &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a fraction: write it like 0.1 or 10%%", n.Line, n.Value)}}
+	if n.Kind != yaml.ScalarNode {
+		return bad
+	}
+	s, pct := strings.CutSuffix(strings.TrimSpace(n.Value), "%")
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return bad
+	}
+	if pct {
+		v /= 100
+	}
+	*f = Fraction(v)
+	return nil
+}
 
 // Error is one problem with the configuration, at a place: "region.yaml:12" or "--interval".
 type Error struct {
@@ -459,8 +484,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Interval == 0 {
 		c.Interval = Duration(DefaultInterval)
 	}
-	if c.Jitter == 0 {
-		c.Jitter = Duration(c.Interval.D() / 10)
+	if c.Jitter == nil {
+		j := Fraction(DefaultJitter)
+		c.Jitter = &j
 	}
 	if c.StaleAfter == 0 {
 		c.StaleAfter = Duration(max(10*c.Interval.D(), MinStaleAfter))
@@ -553,8 +579,8 @@ func (c *Config) Validate() error {
 	if c.Interval.D() < time.Second {
 		bad("interval", "%s: reconcile at most once a second", c.Interval.D())
 	}
-	if c.Jitter.D() < 0 || c.Jitter.D() >= c.Interval.D() && c.Interval.D() > 0 {
-		bad("jitter", "%s: want at least 0 and less than the interval (%s)", c.Jitter.D(), c.Interval.D())
+	if j := float64(*c.Jitter); j < 0 || j >= 1 {
+		bad("jitter", "%g: want a fraction of the interval from 0 up to (not including) 1, e.g. 0.1 or 10%%", j)
 	}
 	if c.StaleAfter.D() <= c.Interval.D() {
 		bad("staleAfter", "%s: want more than the interval (%s), or every slow fetch makes the region unready", c.StaleAfter.D(), c.Interval.D())

@@ -35,7 +35,7 @@ func TestExampleIsValid(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("examples/region.yaml: %v", err)
 	}
-	if c.Region != "us-east" || c.Interval.D() != 30*time.Second || c.Jitter.D() != 3*time.Second {
+	if c.Region != "us-east" || c.Interval.D() != 30*time.Second || *c.Jitter != 0.05 {
 		t.Errorf("example decoded as %+v", c)
 	}
 	abs, _ := filepath.Abs("../../examples/keys/release.pub")
@@ -54,7 +54,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Dir(p)
-	if c.Listen != DefaultListen || c.Interval.D() != DefaultInterval || c.Jitter.D() != 3*time.Second ||
+	if c.Listen != DefaultListen || c.Interval.D() != DefaultInterval || *c.Jitter != DefaultJitter ||
 		c.StaleAfter.D() != MinStaleAfter || c.WorkflowsDir != "workflows" || c.DataDir != filepath.Join(dir, "data") {
 		t.Errorf("defaults: %+v", c)
 	}
@@ -131,7 +131,8 @@ func TestErrors(t *testing.T) {
 		{"unknown nested field", minimal + "store:\n  dsn: \"\"\n  pasword: x\n", []string{":8: unknown field \"pasword\" in store"}},
 		{"duplicate key", minimal + "region: us-west\n", []string{":6:", `"region" already defined at line 1`}},
 		{"bad duration", minimal + "interval: 30\n", []string{":6:", `"30" is not a duration`}},
-		{"duration as mapping", minimal + "jitter: {a: 1}\n", []string{":6: want a duration"}},
+		{"duration as mapping", minimal + "staleAfter: {a: 1}\n", []string{":6: want a duration"}},
+		{"fraction as mapping", minimal + "jitter: [1]\n", []string{":6:", "is not a fraction"}},
 		{"promoters not a list", strings.Replace(minimal, "[keys/release.pub]", "{a: b}", 1), []string{":5:", "list of strings"}},
 		{"syntax", "region: [\n", []string{"region.yaml:"}},
 		{"not a mapping", "- a\n", []string{":1: want a mapping"}},
@@ -144,7 +145,9 @@ func TestErrors(t *testing.T) {
 		{"password in repo", strings.Replace(minimal, "https://", "https://u:hunter2@", 1), []string{":2: repo:", "holds a password", "xxxxx"}},
 		{"bad listen", minimal + "listen: 8080\n", []string{":6: listen: \"8080\" is not HOST:PORT"}},
 		{"short interval", minimal + "interval: 10ms\n", []string{":6: interval: 10ms"}},
-		{"jitter over interval", minimal + "interval: 10s\njitter: 10s\n", []string{":7: jitter: 10s"}},
+		{"jitter too large", minimal + "jitter: 100%\n", []string{":6: jitter: 1: want a fraction"}},
+		{"jitter negative", minimal + "jitter: -0.1\n", []string{":6: jitter: -0.1"}},
+		{"jitter as duration", minimal + "jitter: 3s\n", []string{":6:", `"3s" is not a fraction`}},
 		{"stale under interval", minimal + "interval: 10m\nstaleAfter: 5m\n", []string{":7: staleAfter: 5m0s"}},
 		{"dsn with password", minimal + "store:\n  dsn: postgres://u:secret@db/x\n", []string{":7: store.dsn: the DSN holds a password"}},
 		{"dsn password param", minimal + "store:\n  dsn: postgres://u@db/x?password=secret\n", []string{"store.dsn: the DSN holds a password"}},
