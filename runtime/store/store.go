@@ -136,6 +136,9 @@ type Store interface {
 	// CreateExportJob adds a pending export job; ExportJobs lists them by window start.
 	CreateExportJob(ctx context.Context, start, end time.Time) (ExportJob, error)
 	ExportJobs(ctx context.Context) ([]ExportJob, error)
+	// SetExportJobStatus moves a job to status (pending, running, succeeded or failed; any other is an error);
+	// ErrNotFound if no job has that ID.
+	SetExportJobStatus(ctx context.Context, id, status string) error
 
 	// Ping checks the store is reachable, for readiness.
 	Ping(ctx context.Context) error
