@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/hex"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -15,7 +17,13 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"maestro": func() { os.Exit(cli.Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) },
+		// As in main: SIGINT and SIGTERM cancel the context, so that `kill -INT` tests a graceful stop.
+		"maestro": func() {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+			stop()
+			os.Exit(code)
+		},
 	})
 }
 
@@ -58,6 +66,9 @@ func TestScript(t *testing.T) {
 			"github":       cmdGitHub,
 			"mdcheck":      cmdMDCheck,
 			"genworkflows": cmdGenWorkflows,
+			// freeport and http: serve.txtar's listen address and HTTP requests (serve_test.go).
+			"freeport": cmdFreePort,
+			"http":     cmdHTTP,
 			// hexfile NAME HEX writes raw bytes, for input that is not text.
 			"hexfile": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 2 {
