@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/maestro-conductor/maestro/diff"
 	"github.com/maestro-conductor/maestro/digest"
@@ -563,6 +564,11 @@ func TestMetrics(t *testing.T) {
 	f.get("/api/workflows/unknown")
 	f.do("DELETE", "/api/workflows", nil, nil)
 	f.do("POST", "/api/webhooks/git", []byte("{}"), map[string]string{HeaderEvent: "push"})
+	// Whatever else is registered in the registry is served too: in maestro serve, the reconciler's metrics
+	// (checked by name in cmd/maestro/testdata/script/serve.txtar, where a real reconciler fills them in).
+	extra := prometheus.NewGauge(prometheus.GaugeOpts{Name: "mc_test_only_gauge", Help: "Registered by the test."})
+	f.reg.MustRegister(extra)
+	extra.Set(42)
 	r := f.get("/metrics")
 	if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain") {
 		t.Fatalf("metrics: %d %s", r.status, r.header.Get("Content-Type"))
@@ -577,6 +583,7 @@ func TestMetrics(t *testing.T) {
 		`mc_http_request_duration_seconds_bucket{method="GET",route="/api/workflows/{name}/diff",le="+Inf"} 2`,
 		"# TYPE mc_http_requests_in_flight gauge",
 		`mc_webhook_deliveries_total{result="bad_signature"} 1`,
+		"mc_test_only_gauge 42",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
