@@ -270,3 +270,22 @@ func TestTooLarge(t *testing.T) {
 		t.Errorf("Load() = %v", err)
 	}
 }
+
+// FuzzParse: whatever the file holds, Parse and Validate return (no panic), and every error names the file.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(minimal))
+	f.Add([]byte(minimal + "interval: 1m\njitter: 10%\nstaleAfter: 20m\nstore: {dsn: \"postgres://u@h/d\", passwordEnv: PW}\n"))
+	f.Add([]byte("region: [\n"))
+	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte("---\n---\n"))
+	f.Add([]byte("promotion: {keyFile: k, push: \"git@host:x\"}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse("fuzz.yaml", data)
+		if err == nil {
+			err = c.Validate()
+		}
+		if err != nil && !strings.Contains(err.Error(), "fuzz.yaml") {
+			t.Errorf("error does not name the file: %v", err)
+		}
+	})
+}
