@@ -101,11 +101,15 @@ type ExportJob struct {
 }
 
 // Store is a region's runtime store. Every method is safe for concurrent use by several goroutines and, for the
-// PostgreSQL store, by several processes.
+// PostgreSQL store, by several processes (SQLite: several processes on one machine).
+//
+// Times come back in UTC, truncated to the microsecond; a zero time stays zero. Lists (Workflows, Statuses,
+// History, ExportJobs) are never nil.
 type Store interface {
 	// Apply stores a verified version in one transaction. It is idempotent: applying the same version again
 	// returns applied=false and no error. It returns ErrConflict when (name, version) is stored with another
-	// digest or tag object, or (name, digest) under another version.
+	// digest or tag object, or (name, digest) under another version. Version must be a full semantic version
+	// without "v" (1.2.3, 1.2.3-rc.1); AppliedAt, if zero, becomes the time of the apply.
 	Apply(ctx context.Context, v Version) (applied bool, err error)
 	// Workflows lists every workflow with its latest version (by semver), sorted by name.
 	Workflows(ctx context.Context) ([]Summary, error)

@@ -1,3 +1,5 @@
+//go:build unix
+
 package pgtest
 
 import (
@@ -108,6 +110,7 @@ func startCluster() (*cluster, error) {
 			base = "/tmp"
 		}
 	}
+	sweep(base)
 	dir, err := os.MkdirTemp(base, "maestro-pgtest-")
 	if err != nil {
 		return nil, err
@@ -142,6 +145,31 @@ func startCluster() (*cluster, error) {
 		return c, nil
 	}
 	return fail(lastErr)
+}
+
+// sweep removes the directories of clusters whose test binary was killed: the server died with it (procAttr), the
+// directory stayed. A directory is left alone while its server runs, and for a while after it was made, in case
+// another test binary is still running initdb in it.
+func sweep(base string) {
+	dirs, _ := filepath.Glob(filepath.Join(base, "maestro-pgtest-*"))
+	for _, d := range dirs {
+		fi, err := os.Stat(d)
+		if err != nil || time.Since(fi.ModTime()) < 10*time.Minute {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid")); err == nil {
+			first, _, _ := bytes.Cut(b, []byte("\n"))
+			if pid, err := strconv.Atoi(string(bytes.TrimSpace(first))); err == nil && alive(pid) {
+				continue
+			}
+		}
+		os.RemoveAll(d)
+	}
+}
+
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 func freePort() (int, error) {

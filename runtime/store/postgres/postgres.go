@@ -161,37 +161,28 @@ func (s *Store) Apply(ctx context.Context, v store.Version) (bool, error) {
 	if v.AppliedAt.IsZero() {
 		v.AppliedAt = sqlstore.Now()
 	}
-	applied := false
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// Without a conflict target DO NOTHING covers both unique keys. A concurrent insert of the same key waits
-		// for the other transaction and then does nothing, so racing replicas end with one row and no error.
-		tag, err := tx.Exec(ctx, `INSERT INTO workflows (`+versionColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING`,
-			v.Name, v.Version, v.Digest, v.Commit, v.Tag, v.TagObject, v.Frozen, v.Tenant, bytesOf(v.Definition),
-			v.Signer, v.Promoter, v.LogIndex, nullTime(v.PromotedAt), v.AppliedAt)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 1 {
-			applied = true
-			return nil
-		}
-		// A row holds (name, version) or (name, digest): the same version again, or a conflict.
-		stored, err := scanVersion(tx.QueryRow(ctx, `SELECT `+versionColumns+` FROM workflows
-			WHERE name = $1 AND (version = $2 OR digest = $3) ORDER BY version = $2 DESC LIMIT 1`,
-			v.Name, v.Version, v.Digest))
-		if err != nil {
-			return err
-		}
-		return sqlstore.Conflict(v, stored)
-	})
+	// One statement, so one transaction with no round trips for BEGIN and COMMIT. Without a conflict target, DO
+	// NOTHING covers both unique keys; an insert racing another of the same key waits for the other transaction
+	// and then does nothing, so replicas applying one version at once end with one row and no error.
+	tag, err := s.pool.Exec(ctx, `INSERT INTO workflows (`+versionColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING`,
+		v.Name, v.Version, v.Digest, v.Commit, v.Tag, v.TagObject, v.Frozen, v.Tenant, bytesOf(v.Definition),
+		v.Signer, v.Promoter, v.LogIndex, nullTime(v.PromotedAt), v.AppliedAt)
 	if err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return false, err
-		}
 		return false, fmt.Errorf("apply %s@%s: %w", v.Name, v.Version, err)
 	}
-	return applied, nil
+	if tag.RowsAffected() == 1 {
+		return true, nil
+	}
+	// A row holds (name, version) or (name, digest): the same version again, or a conflict. Stored rows never
+	// change, so the row that made the insert do nothing is there to read, committed.
+	stored, err := scanVersion(s.pool.QueryRow(ctx, `SELECT `+versionColumns+` FROM workflows
+		WHERE name = $1 AND (version = $2 OR digest = $3) ORDER BY version = $2 DESC LIMIT 1`,
+		v.Name, v.Version, v.Digest))
+	if err != nil {
+		return false, fmt.Errorf("apply %s@%s: %w", v.Name, v.Version, err)
+	}
+	return false, sqlstore.Conflict(v, stored)
 }
 
 func scanVersion(row pgx.Row) (store.Version, error) {

@@ -11,20 +11,77 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maestro-conductor/maestro/runtime/store"
 	"github.com/maestro-conductor/maestro/runtime/store/sqlite"
 )
 
-// The test binary re-executed with childEnv set is a process that leads and waits to be killed.
+// The test binary re-executed with childEnv set is another process using the database: it leads and waits to be
+// killed, or opens the database and applies a version.
 const (
-	childEnv     = "MAESTRO_SQLITE_TEST_LEAD"      // the database path
-	childNameEnv = "MAESTRO_SQLITE_TEST_LEAD_NAME" // the leadership name
+	childEnv     = "MAESTRO_SQLITE_TEST_CHILD"      // "lead" or "apply"
+	childPathEnv = "MAESTRO_SQLITE_TEST_CHILD_PATH" // the database path
+	childNameEnv = "MAESTRO_SQLITE_TEST_CHILD_NAME" // the leadership name, or the version to apply
 )
 
 func TestMain(m *testing.M) {
-	if path := os.Getenv(childEnv); path != "" {
-		os.Exit(childLead(path, os.Getenv(childNameEnv)))
+	switch os.Getenv(childEnv) {
+	case "lead":
+		os.Exit(childLead(os.Getenv(childPathEnv), os.Getenv(childNameEnv)))
+	case "apply":
+		os.Exit(childApply(os.Getenv(childPathEnv), os.Getenv(childNameEnv)))
 	}
 	os.Exit(m.Run())
+}
+
+func childApply(path, version string) int {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, path, sqlite.Options{Logger: quiet})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer s.Close()
+	v := store.Version{Name: "flow", Version: version, Digest: "sha256:" + version}
+	if _, err := s.Apply(ctx, v); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func child(role, path, name string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+role, childPathEnv+"="+path, childNameEnv+"="+name)
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+// TestOpenAcrossProcesses: processes opening a new database at once all migrate and write it.
+func TestOpenAcrossProcesses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "region.db")
+	const n = 4
+	var cmds []*exec.Cmd
+	for i := range n {
+		cmd := child("apply", path, fmt.Sprintf("1.%d.0", i))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("process %d: %v", i, err)
+		}
+	}
+	s := open(t, path)
+	vs, err := s.Versions(t.Context(), "flow")
+	if err != nil || len(vs) != n {
+		t.Errorf("Versions() = %d versions, %v; want %d", len(vs), err, n)
+	}
+	var m int
+	if err := s.DB().QueryRowContext(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&m); err != nil || m != 1 {
+		t.Errorf("schema_migrations holds %d rows (%v), want 1", m, err)
+	}
 }
 
 func childLead(path, name string) int {
@@ -56,13 +113,11 @@ func TestLeadAcrossProcesses(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "region.db")
 	s := open(t, path)
 
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+path, childNameEnv+"=us-east")
+	cmd := child("lead", path, "us-east")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
