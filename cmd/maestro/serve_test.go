@@ -31,12 +31,14 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 // httpWait bounds how long http -status and -until retry.
 const httpWait = 30 * time.Second
 
-// cmdHTTP [-status N] [-until REGEXP] [-sign SECRETFILE] [-H NAME:VALUE]... METHOD URL [BODYFILE] sends a request,
+// cmdHTTP [-status N] [-until REGEXP] [-sign SECRETFILE] [-bearer TOKENFILE] [-H NAME:VALUE]... METHOD URL [BODYFILE]
+// sends a request,
 // writes the response body to stdout and "status N" to stderr. -status N retries (for up to 30s) until the status
 // is N, -until until the body matches REGEXP; either fails the script when it never happens. -sign adds the
-// X-Hub-Signature-256 of the body under the secret in SECRETFILE, as a git host signs its webhooks.
+// X-Hub-Signature-256 of the body under the secret in SECRETFILE, as a git host signs its webhooks; -bearer an
+// Authorization header with the token in TOKENFILE.
 func cmdHTTP(ts *testscript.TestScript, neg bool, args []string) {
-	usage := "usage: http [-status N] [-until REGEXP] [-sign SECRETFILE] [-H NAME:VALUE]... METHOD URL [BODYFILE]"
+	usage := "usage: http [-status N] [-until REGEXP] [-sign SECRETFILE] [-bearer TOKENFILE] [-H NAME:VALUE]... METHOD URL [BODYFILE]"
 	if neg {
 		ts.Fatalf("http does not fail: check its status with -status or stderr")
 	}
@@ -58,6 +60,8 @@ func cmdHTTP(ts *testscript.TestScript, neg bool, args []string) {
 			until = re
 		case "-sign":
 			secret = bytes.TrimRight([]byte(ts.ReadFile(args[1])), "\n")
+		case "-bearer":
+			headers = append(headers, [2]string{"Authorization", "Bearer " + strings.TrimSpace(ts.ReadFile(args[1]))})
 		case "-H":
 			k, v, ok := strings.Cut(args[1], ":")
 			if !ok {

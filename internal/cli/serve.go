@@ -54,7 +54,8 @@ func newServeCmd(g *globalOptions) *cobra.Command {
 		Long: `serve runs one replica of a region. Its reconciler pulls the git remote (every --interval, and at once on a
 signed push webhook), verifies every promotion tag against the trusted promoter keys and transparency log of the
 configuration, and applies the verified versions to the region store. Its HTTP API serves the applied versions,
-their diffs, the sync status, promotion (with a promotion key), health, readiness and Prometheus metrics
+their diffs, the sync status, promotion (with a promotion key, to holders of its token), health, readiness and
+Prometheus metrics
 (docs/openapi.yaml).
 
 The configuration is a YAML file (examples/region.yaml documents every field); the flags override its common
@@ -164,7 +165,7 @@ func runServe(cmd *cobra.Command, g *globalOptions, o *serveOptions) error {
 		promoter = gp
 	}
 	handler := api.New(api.Options{Region: cfg.Region, Store: st, Reconciler: reconcilerState{rec}, Promoter: promoter,
-		WebhookSecret: secrets.WebhookSecret, StaleAfter: cfg.StaleAfter.D(), Metrics: reg, Logger: log})
+		PromoteToken: secrets.PromotionToken, WebhookSecret: secrets.WebhookSecret, StaleAfter: cfg.StaleAfter.D(), Metrics: reg, Logger: log})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -84,6 +84,10 @@ type Options struct {
 	// Promoter promotes through POST /api/workflows/{name}/promote; nil means this server holds no promotion key
 	// and the endpoint answers 403.
 	Promoter Promoter
+	// PromoteToken is the bearer token a promotion request must carry (Authorization: Bearer TOKEN); a request
+	// without it, or with another, is 401. An empty token refuses every promotion request: the endpoint signs
+	// with the server's key, so it is never open.
+	PromoteToken []byte
 	// WebhookSecret is the git webhook's shared secret; empty means the webhook endpoint answers 403.
 	WebhookSecret []byte
 	// StaleAfter is how old the last successful reconcile may be before /readyz fails; 0 means 5 minutes.

@@ -360,7 +360,7 @@ func promoteResult() *promote.Result {
 func TestPromote(t *testing.T) {
 	p := &testOnlyPromoter{res: promoteResult()}
 	f := newFixture(t, fixtureOptions{promoter: p})
-	json := map[string]string{"Content-Type": "application/json"}
+	json := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + promoteToken}
 	r := f.do("POST", "/api/workflows/nightly-etl/promote", []byte(`{"version": "v2.1.0", "ref": "main", "freeze": true}`), json)
 	if r.status != http.StatusCreated {
 		t.Fatalf("promote: %d %s", r.status, r.body)
@@ -382,7 +382,7 @@ func TestPromote(t *testing.T) {
 		t.Errorf("a promotion triggered %d reconciles, want 1", n)
 	}
 	// Without a content type, and without ref or freeze.
-	r = f.do("POST", "/api/workflows/nightly-etl/promote", []byte(`{"version": "2.1.0"}`), nil)
+	r = f.do("POST", "/api/workflows/nightly-etl/promote", []byte(`{"version": "2.1.0"}`), map[string]string{"Authorization": "Bearer " + promoteToken})
 	if r.status != http.StatusCreated || p.calls[1] != "nightly-etl 2.1.0  no-freeze" {
 		t.Errorf("minimal promote: %d %s, calls %q", r.status, r.body, p.calls)
 	}
@@ -396,7 +396,10 @@ func TestPromote(t *testing.T) {
 	}{
 		{"no body", "", json, http.StatusBadRequest, CodeBadRequest},
 		{"not JSON", "version=1", json, http.StatusBadRequest, CodeBadRequest},
-		{"form", `{"version": "1.0.0"}`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, http.StatusBadRequest, CodeBadRequest},
+		{"form", `{"version": "1.0.0"}`, map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Authorization": "Bearer " + promoteToken}, http.StatusBadRequest, CodeBadRequest},
+		{"no token", `{"version": "2.1.0"}`, map[string]string{}, http.StatusUnauthorized, CodeUnauthorized},
+		{"wrong token", `{"version": "2.1.0"}`, map[string]string{"Authorization": "Bearer " + promoteToken + "x"}, http.StatusUnauthorized, CodeUnauthorized},
+		{"basic auth", `{"version": "2.1.0"}`, map[string]string{"Authorization": "Basic " + promoteToken}, http.StatusUnauthorized, CodeUnauthorized},
 		{"no version", `{"freeze": true}`, json, http.StatusBadRequest, CodeBadRequest},
 		{"bad version", `{"version": "2.1"}`, json, http.StatusBadRequest, CodeBadRequest},
 		{"unknown field", `{"version": "2.1.0", "force": true}`, json, http.StatusBadRequest, CodeBadRequest},
@@ -445,6 +448,21 @@ func TestPromote(t *testing.T) {
 	}
 	if n := f.rec.triggers.Load(); n != 2 {
 		t.Errorf("failed promotions triggered reconciles: %d, want 2", n)
+	}
+}
+
+// TestPromoteWithoutToken: a server that holds a key but no token refuses every promotion request.
+func TestPromoteWithoutToken(t *testing.T) {
+	p := &testOnlyPromoter{res: promoteResult()}
+	f := newFixture(t, fixtureOptions{promoter: p, noToken: true})
+	for _, h := range []string{"", "Bearer ", "Bearer x"} {
+		r := f.do("POST", "/api/workflows/nightly-etl/promote", []byte(`{"version": "2.1.0"}`), map[string]string{"Authorization": h})
+		if r.status != http.StatusUnauthorized || r.errorCode(t) != CodeUnauthorized || r.header.Get("WWW-Authenticate") == "" {
+			t.Errorf("Authorization %q: %d %s", h, r.status, r.body)
+		}
+	}
+	if len(p.calls) != 0 {
+		t.Errorf("unauthorized requests reached the promoter: %q", p.calls)
 	}
 }
 

@@ -113,11 +113,15 @@ type fixture struct {
 	now   time.Time
 }
 
+// promoteToken is the fixture's promotion bearer token.
+const promoteToken = "promote-token-for-tests"
+
 type fixtureOptions struct {
 	promoter Promoter
 	secret   []byte
 	wrap     func(store.Store) store.Store
 	empty    bool
+	noToken  bool
 }
 
 func newFixture(t *testing.T, fo fixtureOptions) *fixture {
@@ -146,11 +150,15 @@ func newFixture(t *testing.T, fo fixtureOptions) *fixture {
 		}
 	}
 	f.rec.set(ReconcilerState{Leader: true, LastAttempt: f.now.Add(-time.Second), LastSuccess: f.now.Add(-time.Second), LastFetchedCommit: strings.Repeat("c", 40)})
+	token := []byte(promoteToken)
+	if fo.noToken {
+		token = nil
+	}
 	var s store.Store = st
 	if fo.wrap != nil {
 		s = fo.wrap(st)
 	}
-	h, srv := newServer(Options{Region: "us-east", Store: s, Reconciler: f.rec, Promoter: fo.promoter, WebhookSecret: fo.secret,
+	h, srv := newServer(Options{Region: "us-east", Store: s, Reconciler: f.rec, Promoter: fo.promoter, PromoteToken: token, WebhookSecret: fo.secret,
 		StaleAfter: time.Minute, Metrics: f.reg, Logger: slog.New(slog.NewTextHandler(syncWriter{w: f.logs}, nil)),
 		Now: func() time.Time { return f.now }})
 	f.srv = srv

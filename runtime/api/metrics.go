@@ -58,7 +58,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		}, []string{"result"}),
 		promotions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: MetricPromotionsRequests,
-			Help: "Promotions requested through the API, by result: promoted, refused, disabled, failed.",
+			Help: "Promotions requested through the API, by result: promoted, refused, denied, unauthorized, disabled, failed.",
 		}, []string{"result"}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.inFlight, m.diffMillis, m.webhooks, m.promotions)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,6 +55,14 @@ func (s *server) promote(w http.ResponseWriter, r *http.Request) {
 			"this server holds no promotion key, so it cannot promote; promote with `maestro promote`, or give the server a promotion: section (key file and push remote) in its config")
 		return
 	}
+	if !validBearer(s.opts.PromoteToken, r.Header.Get("Authorization")) {
+		s.metrics.promotions.WithLabelValues("unauthorized").Inc()
+		s.log.WarnContext(r.Context(), "promotion request refused: no valid bearer token", "workflow", name)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="maestro promote"`)
+		writeError(w, http.StatusUnauthorized, CodeUnauthorized,
+			"promotion needs the server's promotion token: send Authorization: Bearer TOKEN")
+		return
+	}
 	req, err := decodePromoteRequest(w, r)
 	if err != nil {
 		s.handle(w, r, err)
@@ -103,6 +112,15 @@ func decodePromoteRequest(w http.ResponseWriter, r *http.Request) (PromoteReques
 		return req, errorf(http.StatusBadRequest, CodeBadRequest, "%q is not a git ref", req.Ref)
 	}
 	return req, nil
+}
+
+// validBearer checks an Authorization header against the token in constant time; an empty token matches nothing.
+func validBearer(token []byte, header string) bool {
+	got, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok || len(token) == 0 {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), token) == 1
 }
 
 // bodyError turns a JSON decoding error into the answer for it.

@@ -141,6 +141,10 @@ type Promotion struct {
 	Push string `yaml:"push"`
 	// Promoter is recorded as who promoted; empty means "maestro@<region>".
 	Promoter string `yaml:"promoter"`
+	// TokenFile or TokenEnv hold the bearer token a promotion request must carry; one is required, since the
+	// endpoint signs with this server's key.
+	TokenFile string `yaml:"tokenFile"`
+	TokenEnv  string `yaml:"tokenEnv"`
 }
 
 // Duration is a time.Duration written as Go writes one ("30s", "5m", "1h30m").
@@ -369,7 +373,7 @@ func (c *Config) resolvePaths(fn func(string) string) {
 	}
 	c.Webhook.SecretFile = fn(c.Webhook.SecretFile)
 	if p := c.Promotion; p != nil {
-		p.KeyFile, p.KeyPasswordFile = fn(p.KeyFile), fn(p.KeyPasswordFile)
+		p.KeyFile, p.KeyPasswordFile, p.TokenFile = fn(p.KeyFile), fn(p.KeyPasswordFile), fn(p.TokenFile)
 	}
 	// A local path as the repository is relative to the file too; URLs and scp-like addresses are not paths.
 	if c.Repo != "" && !looksLikeURL(c.Repo) {
@@ -592,6 +596,7 @@ func (c *Config) Validate() error {
 			bad("promotion.keyFile", "required with promotion: the promotion key (cosign.key); leave promotion out to disable the promote endpoint")
 		}
 		secretPair(bad, "promotion.keyPasswordFile", p.KeyPasswordFile, "promotion.keyPasswordEnv", p.KeyPasswordEnv, false)
+		secretPair(bad, "promotion.tokenFile", p.TokenFile, "promotion.tokenEnv", p.TokenEnv, true)
 		if p.Push != "" {
 			if err := checkRepo(p.Push); err != nil {
 				bad("promotion.push", "%v", err)
@@ -672,7 +677,7 @@ func secretPair(bad func(field, format string, args ...any), fileField, file, en
 	case file != "" && env != "":
 		bad(fileField, "give %s or %s, not both", fileField, envField)
 	case required && file == "" && env == "":
-		bad(fileField, "required (or %s)", envField)
+		bad(fileField, "required (or %s): the secret's file (or the name of the variable that holds it)", envField)
 	}
 	if env != "" && !envRE.MatchString(env) {
 		bad(envField, "%q is not an environment variable name; give the variable's name, never the secret itself", env)

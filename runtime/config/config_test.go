@@ -158,7 +158,7 @@ func TestErrors(t *testing.T) {
 		{"both logs", minimal + "  log:\n    embedded: {}\n    rekor: {url: https://r}\n", []string{"trust.log: give either embedded or rekor"}},
 		{"rekor incomplete", minimal + "  log:\n    rekor: {url: nope}\n", []string{
 			"trust.log.rekor.url: \"nope\" is not an http(s) URL", "trust.log.rekor.pub: required", "trust.log.rekor.origin: required"}},
-		{"promotion without key", minimal + "promotion:\n  push: origin\n", []string{"promotion.keyFile: required", "promotion.push:"}},
+		{"promotion without key", minimal + "promotion:\n  push: origin\n", []string{"promotion.keyFile: required", "promotion.push:", "promotion.tokenFile: required (or promotion.tokenEnv)"}},
 		{"ssh key on https", minimal + "git:\n  sshKeyFile: k\n", []string{"git.sshKeyFile: the repository"}},
 		{"https creds on ssh", strings.Replace(minimal, "https://github.com/", "git@github.com:", 1) + "git:\n  credentialsEnv: TOKEN\n", []string{"git: the repository", "ssh remote"}},
 		{"workflows dir outside", minimal + "workflowsDir: ../x\n", []string{"workflowsDir: \"../x\""}},
@@ -201,6 +201,7 @@ func TestSecrets(t *testing.T) {
 	write("token", "x-access-token:ghp_abc\n")
 	write("hook", "hook-secret\n")
 	write("db", "pw\n")
+	write("promote-token", "0123456789abcdef0123\n")
 	text := minimal + `git:
   credentialsFile: token
 webhook:
@@ -210,6 +211,7 @@ store:
   passwordFile: db
 promotion:
   keyFile: cosign.key
+  tokenFile: promote-token
 `
 	p := filepath.Join(dir, "region.yaml")
 	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
@@ -228,7 +230,7 @@ promotion:
 		t.Fatal(err)
 	}
 	want := &Secrets{GitUsername: "x-access-token", GitPassword: "ghp_abc", WebhookSecret: []byte("hook-secret"),
-		StorePassword: "pw", PromotionKeyPassword: []byte{}}
+		StorePassword: "pw", PromotionKeyPassword: []byte{}, PromotionToken: []byte("0123456789abcdef0123")}
 	if d := cmp.Diff(want, s); d != "" {
 		t.Errorf("Secrets() (-want +got):\n%s", d)
 	}
@@ -254,6 +256,15 @@ promotion:
 	s, err = c2.Secrets(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil || s.GitUsername != "git" || s.GitPassword != "tok" || string(s.WebhookSecret) != "h" {
 		t.Errorf("Secrets() = %+v, %v", s, err)
+	}
+
+	// A short promotion token is refused.
+	c4, _ := Load(writeConfig(t, minimal+"promotion:\n  keyFile: k\n  tokenEnv: TOK\n"))
+	if err := c4.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c4.Secrets(func(string) (string, bool) { return "short", true }); err == nil || !strings.Contains(err.Error(), "at least 16") {
+		t.Errorf("short token: %v", err)
 	}
 
 	// An empty secret file is an error, not an empty secret.

@@ -9,6 +9,9 @@ import (
 	"strings"
 )
 
+// minTokenLen is the shortest promotion token accepted: it guards a signing key.
+const minTokenLen = 16
+
 // MaxSecretSize bounds a secret file: a token, a password, a webhook secret.
 const MaxSecretSize = 64 << 10
 
@@ -22,6 +25,8 @@ type Secrets struct {
 	StorePassword string
 	// PromotionKeyPassword is the promotion key's password; nil without a promotion section.
 	PromotionKeyPassword []byte
+	// PromotionToken is the bearer token of promotion requests; nil without a promotion section.
+	PromotionToken []byte
 }
 
 // LookupEnv is os.LookupEnv's shape; the command line passes os.LookupEnv.
@@ -63,6 +68,11 @@ func (c *Config) Secrets(lookup LookupEnv) (*Secrets, error) {
 		s.PromotionKeyPassword = read("promotion.keyPasswordFile", p.KeyPasswordFile, "promotion.keyPasswordEnv", p.KeyPasswordEnv, true)
 		if s.PromotionKeyPassword == nil {
 			s.PromotionKeyPassword = []byte{}
+		}
+		s.PromotionToken = read("promotion.tokenFile", p.TokenFile, "promotion.tokenEnv", p.TokenEnv, false)
+		if len(s.PromotionToken) > 0 && len(s.PromotionToken) < minTokenLen {
+			list = append(list, &Error{Pos: c.pos("promotion"), Field: "promotion.token",
+				Msg: fmt.Sprintf("the promotion token is %d bytes; use at least %d random bytes (e.g. openssl rand -hex 32)", len(s.PromotionToken), minTokenLen)})
 		}
 	}
 	if len(list) > 0 {
