@@ -55,8 +55,7 @@ func newServeCmd(g *globalOptions) *cobra.Command {
 signed push webhook), verifies every promotion tag against the trusted promoter keys and transparency log of the
 configuration, and applies the verified versions to the region store. Its HTTP API serves the applied versions,
 their diffs, the sync status, promotion (with a promotion key, to holders of its token), health, readiness and
-Prometheus metrics
-(docs/openapi.yaml).
+Prometheus metrics (docs/openapi.yaml).
 
 The configuration is a YAML file (examples/region.yaml documents every field); the flags override its common
 fields, and without --config they are the whole configuration. Secrets — git credentials, the webhook secret, a
