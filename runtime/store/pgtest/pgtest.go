@@ -105,6 +105,7 @@ func server(t testing.TB) (string, Source) {
 			why = fmt.Sprintf("%s (%s: %v; no %s)", why, "127.0.0.1:5432", local.err, EnvURL)
 		}
 		Unavailable(t, fmt.Sprintf("%s, and a throwaway cluster did not start: %v", why, err))
+		return "", ""
 	}
 	return c.admin, FromInitdb
 }
@@ -114,6 +115,7 @@ func Unavailable(t testing.TB, reason string) {
 	t.Helper()
 	if truthy(os.Getenv(EnvCI)) {
 		t.Fatalf("PostgreSQL is required in CI: %s", reason)
+		return
 	}
 	t.Skipf("PostgreSQL unavailable: %s", reason)
 }

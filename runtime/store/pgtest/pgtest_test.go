@@ -2,6 +2,7 @@ package pgtest_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -73,5 +74,29 @@ func TestInitdb(t *testing.T) {
 	}
 	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
 		t.Errorf("cluster directory %s still there after the last test using it ended (%v)", dataDir, err)
+	}
+}
+
+// recorder is a testing.TB that notes how a test would have ended instead of ending it.
+type recorder struct {
+	testing.TB
+	fatal, skip string
+}
+
+func (r *recorder) Helper()                      {}
+func (r *recorder) Fatalf(f string, args ...any) { r.fatal = fmt.Sprintf(f, args...) }
+func (r *recorder) Skipf(f string, args ...any)  { r.skip = fmt.Sprintf(f, args...) }
+
+func TestUnavailable(t *testing.T) {
+	for _, tt := range []struct {
+		ci       string
+		wantFail bool
+	}{{"true", true}, {"1", true}, {"", false}, {"false", false}} {
+		t.Setenv(pgtest.EnvCI, tt.ci)
+		r := &recorder{TB: t}
+		pgtest.Unavailable(r, "no server")
+		if failed := r.fatal != ""; failed != tt.wantFail || (r.skip != "") == tt.wantFail {
+			t.Errorf("CI=%q: fatal %q, skip %q; want failed %v", tt.ci, r.fatal, r.skip, tt.wantFail)
+		}
 	}
 }
