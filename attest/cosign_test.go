@@ -6,93 +6,28 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/maestro-conductor/maestro/attest"
+	"github.com/maestro-conductor/maestro/internal/testtools"
 )
 
 // The cosign CLI is pinned in tools/go.mod (`make tools` builds it too) and
-// built here, once per test binary, into a temporary directory: the first
-// build on a machine compiles cosign's whole dependency tree (minutes),
-// later ones reuse Go's build cache and only link (seconds).
-var cosignBuild struct {
-	once sync.Once
-	dir  string
-	path string
-	took time.Duration
-	err  error
-}
-
+// built by testtools, once per test binary, into a temporary directory: the
+// first build on a machine compiles cosign's whole dependency tree (minutes),
+// later ones reuse Go's build cache and only link (seconds). It runs offline
+// (testtools.CosignEnv).
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if cosignBuild.dir != "" {
-		os.RemoveAll(cosignBuild.dir)
-	}
+	testtools.Cleanup()
 	os.Exit(code)
-}
-
-func cosignBinary(t *testing.T) string {
-	t.Helper()
-	cosignBuild.once.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			cosignBuild.err = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "maestro-cosign-")
-		if err != nil {
-			cosignBuild.err = err
-			return
-		}
-		cosignBuild.dir = dir
-		path := filepath.Join(dir, "cosign")
-		cmd := exec.Command(goBin, "build", "-o", path, "github.com/sigstore/cosign/v2/cmd/cosign")
-		cmd.Dir = filepath.Join("..", "tools")
-		start := time.Now()
-		out, err := cmd.CombinedOutput()
-		cosignBuild.took = time.Since(start)
-		if err != nil {
-			cosignBuild.err = errors.New(err.Error() + "\n" + string(out))
-			return
-		}
-		cosignBuild.path = path
-		t.Logf("built cosign (tools/go.mod) in %v", cosignBuild.took.Round(time.Millisecond))
-	})
-	if cosignBuild.err != nil {
-		t.Fatalf("build cosign from tools/go.mod: %v", cosignBuild.err)
-	}
-	return cosignBuild.path
-}
-
-// runCosign runs the cosign CLI in dir. It never reaches the network: HOME and
-// the TUF cache are the test's directory, the TUF mirror is a closed
-// loopback port with no cached root (so cosign does not even try it), and
-// every HTTP(S) request goes to a proxy on a closed loopback port and fails.
-func runCosign(t *testing.T, dir string, env []string, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(cosignBinary(t), args...)
-	cmd.Dir = dir
-	cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + dir,
-		"TUF_ROOT=" + filepath.Join(dir, ".sigstore"),
-		"TUF_MIRROR=http://127.0.0.1:9",
-		"HTTPS_PROXY=http://127.0.0.1:9",
-		"HTTP_PROXY=http://127.0.0.1:9",
-		"NO_PROXY=",
-	}, env...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
 }
 
 func mustCosign(t *testing.T, dir string, env []string, args ...string) string {
 	t.Helper()
-	out, err := runCosign(t, dir, env, args...)
+	out, err := testtools.RunCosign(t, dir, env, args...)
 	if err != nil {
 		t.Fatalf("cosign %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -124,7 +59,7 @@ func TestCosignSignsWithMaestroKey(t *testing.T) {
 		"--output-signature", "blob.sig", "--yes", blob)
 
 	verify := func(pub, blob string) (string, error) {
-		return runCosign(t, dir, nil, "verify-blob", "--key", pub, "--signature", "blob.sig",
+		return testtools.RunCosign(t, dir, nil, "verify-blob", "--key", pub, "--signature", "blob.sig",
 			"--insecure-ignore-tlog", "--offline", blob)
 	}
 	if out, err := verify("mine/cosign.pub", blob); err != nil || !strings.Contains(out, "Verified OK") {
@@ -138,7 +73,7 @@ func TestCosignSignsWithMaestroKey(t *testing.T) {
 		t.Errorf("cosign verify-blob accepts a changed blob:\n%s", out)
 	}
 	// cosign itself refuses the key with a wrong password.
-	if out, err := runCosign(t, dir, []string{"COSIGN_PASSWORD=wrong"}, "sign-blob", "--key", "mine/cosign.key",
+	if out, err := testtools.RunCosign(t, dir, []string{"COSIGN_PASSWORD=wrong"}, "sign-blob", "--key", "mine/cosign.key",
 		"--tlog-upload=false", "--output-signature", "x.sig", "--yes", blob); err == nil {
 		t.Errorf("cosign sign-blob with a wrong password succeeded:\n%s", out)
 	}
@@ -259,7 +194,7 @@ func testCosignVerifiesMaestroBundle(t *testing.T, ed bool) {
 	run := func(pub, root, bundle, predicateType string, subject ...string) (string, error) {
 		args := append([]string{"verify-blob-attestation", "--offline", "--new-bundle-format",
 			"--key", pub, "--trusted-root", root, "--bundle", bundle, "--type", predicateType}, subject...)
-		return runCosign(t, dir, nil, args...)
+		return testtools.RunCosign(t, dir, nil, args...)
 	}
 	byDigest := []string{"--digest", digest, "--digestAlg", "sha256"}
 	for _, subject := range [][]string{byDigest, {blob}} {

@@ -25,6 +25,7 @@ import (
 	rekornote "github.com/sigstore/rekor-tiles/v2/pkg/note"
 
 	"github.com/maestro-conductor/maestro/attest/tlog"
+	"github.com/maestro-conductor/maestro/internal/testtools"
 )
 
 // logUnderTest is a log to run a test against, with the directory its tiles
@@ -43,8 +44,8 @@ func logs(t *testing.T) map[string]func(t *testing.T) logUnderTest {
 			return logUnderTest{log: e, tilesDir: filepath.Join(e.Dir(), tlog.TilesDir)}
 		},
 		"rekor-tiles": func(t *testing.T) logUnderTest {
-			s := startRekor(t)
-			r, err := tlog.NewRemote(s.URL, s.Key())
+			s := testtools.StartRekor(t)
+			r, err := tlog.NewRemote(s.URL, s.LogKey())
 			if err != nil {
 				t.Fatal(err)
 			}
