@@ -3,20 +3,25 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/maestro-conductor/maestro/internal/cli"
+	"github.com/maestro-conductor/maestro/internal/testtools"
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(cleanupAfter{m}, map[string]func(){
 		// As in main: SIGINT and SIGTERM cancel the context, so that `kill -INT` tests a graceful stop.
 		"maestro": func() {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -26,6 +31,20 @@ func TestMain(m *testing.M) {
 		},
 	})
 }
+
+// cleanupAfter removes the programs testtools built (cosign, rekor-server) once the tests have run: testscript.Main
+// exits the process itself.
+type cleanupAfter struct{ m *testing.M }
+
+func (c cleanupAfter) Run() int {
+	code := c.m.Run()
+	testtools.Cleanup()
+	return code
+}
+
+// scriptT is the key of the script's testscript.T in Env.Values, for failing a test from a ts.Defer function,
+// where ts.Fatalf cannot be used.
+type scriptT struct{}
 
 // TestScript runs the end-to-end CLI scripts in testdata/script against real git repositories built by the scripts.
 func TestScript(t *testing.T) {
@@ -37,6 +56,7 @@ func TestScript(t *testing.T) {
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
+			env.Values[scriptT{}] = env.T()
 			env.Setenv("EXAMPLES", examples)
 			env.Setenv("HOME", env.WorkDir)
 			env.Setenv("GIT_CONFIG_NOSYSTEM", "1")
@@ -66,6 +86,9 @@ func TestScript(t *testing.T) {
 			"github":       cmdGitHub,
 			"mdcheck":      cmdMDCheck,
 			"genworkflows": cmdGenWorkflows,
+			"rekor-server": cmdRekorServer,
+			"cosign":       cmdCosign,
+			"capture":      cmdCapture,
 			// freeport and http: serve.txtar's listen address and HTTP requests (serve_test.go).
 			"freeport": cmdFreePort,
 			"http":     cmdHTTP,
@@ -80,4 +103,85 @@ func TestScript(t *testing.T) {
 			},
 		},
 	})
+}
+
+// cmdRekorServer KEYFILE starts a real rekor-tiles POSIX server (tools/rekor/go.mod, built once per test binary) on
+// loopback for the rest of the script, writes its checkpoint public key (PEM) to KEYFILE and sets REKOR_URL (the
+// write API), REKOR_TILES_URL (its storage directory over HTTP) and REKOR_ORIGIN.
+func cmdRekorServer(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! rekor-server")
+	}
+	if len(args) != 1 {
+		ts.Fatalf("usage: rekor-server KEYFILE")
+	}
+	dir, err := os.MkdirTemp("", "maestro-rekor-")
+	ts.Check(err)
+	r, err := testtools.NewRekor(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		ts.Fatalf("%v", err)
+	}
+	ts.Defer(func() {
+		err := r.Stop()
+		if out := r.Output(); out != "" {
+			ts.Logf("[rekor-server output]\n%s", out)
+		}
+		os.RemoveAll(dir)
+		if err != nil {
+			ts.Value(scriptT{}).(testscript.T).Fatal("stop rekor-server: ", err)
+		}
+	})
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), r.PublicKeyPEM, 0o644))
+	ts.Setenv("REKOR_URL", r.URL)
+	ts.Setenv("REKOR_TILES_URL", r.TilesURL)
+	ts.Setenv("REKOR_ORIGIN", r.Origin)
+}
+
+// cmdCosign ARGS... runs the cosign CLI (tools/go.mod, built once per test binary) like exec, in the script's
+// environment with the additions that keep it offline (testtools.CosignEnv, home $WORK).
+func cmdCosign(ts *testscript.TestScript, neg bool, args []string) {
+	bin, err := testtools.Cosign.Path()
+	ts.Check(err)
+	var saved []string
+	for _, kv := range testtools.CosignEnv(ts.Getenv("WORK")) {
+		k, v, _ := strings.Cut(kv, "=")
+		saved = append(saved, k+"="+ts.Getenv(k))
+		ts.Setenv(k, v)
+	}
+	err = ts.Exec(bin, args...)
+	for _, kv := range saved {
+		k, v, _ := strings.Cut(kv, "=")
+		ts.Setenv(k, v)
+	}
+	var exit *exec.ExitError
+	switch {
+	case err != nil && !errors.As(err, &exit):
+		ts.Fatalf("cosign did not run: %v", err)
+	case err != nil && !neg:
+		ts.Fatalf("unexpected cosign failure: %v", err)
+	case err == nil && neg:
+		ts.Fatalf("unexpected cosign success")
+	}
+}
+
+// cmdCapture VAR REGEXP FILE sets VAR to the first submatch of REGEXP (multi-line mode) in FILE, which may be stdout
+// or stderr of the last command.
+func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! capture")
+	}
+	if len(args) != 3 {
+		ts.Fatalf("usage: capture VAR REGEXP FILE")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	if re.NumSubexp() < 1 {
+		ts.Fatalf("capture: %q has no group to capture", args[1])
+	}
+	m := re.FindStringSubmatch(ts.ReadFile(args[2]))
+	if m == nil {
+		ts.Fatalf("capture: no match for %q in %s", args[1], args[2])
+	}
+	ts.Setenv(args[0], m[1])
 }
