@@ -71,7 +71,9 @@ func URL(t testing.TB) string {
 func New(t testing.TB) DB {
 	t.Helper()
 	admin, src := server(t)
-	return create(t, admin, src)
+	db := create(t, admin, src)
+	t.Logf("pgtest: database %s on the %s server", db.Name, db.Source)
+	return db
 }
 
 // Hold keeps the server URL uses for t running until t ends. A test whose subtests each call URL holds it, so a
