@@ -3,6 +3,7 @@ package reconciler_test
 import (
 	"flag"
 	"io"
+	"log/slog"
 	"os"
 	"testing"
 
@@ -16,5 +17,11 @@ func TestMain(m *testing.M) {
 	fs.Set("logtostderr", "false")
 	fs.Set("stderrthreshold", "FATAL")
 	klog.SetOutput(io.Discard)
-	os.Exit(m.Run())
+	code := m.Run()
+	for i := len(benchCleanup) - 1; i >= 0; i-- {
+		benchCleanup[i]()
+	}
+	os.Exit(code)
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

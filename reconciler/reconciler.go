@@ -93,7 +93,9 @@ type Result struct {
 	Duration time.Duration
 }
 
-// State is the reconciler's health, for readiness and status.
+// State is the reconciler's health, for readiness and status. It is this replica's view: a replica that does not
+// lead does not reconcile, so its LastSuccess stays as it was when it last led (zero if never) and says nothing
+// about the region's freshness, which the leader's State does.
 type State struct {
 	Region string
 	// Leader reports whether this replica leads its region (Run only).

@@ -81,7 +81,7 @@ func TestReconcile(t *testing.T) {
 			}
 			commit := f.commit(map[string]string{"etl": workflowYAML("etl", 1)})
 			first := f.promote("etl", "1.0.0")
-			st := newMemStoreForTest()
+			st := newStore(t)
 			reg := prometheus.NewRegistry()
 			r := f.reconciler("us-east", st, func(o *reconciler.Options) { o.Metrics = reconciler.NewMetrics(reg) })
 
@@ -183,7 +183,7 @@ func TestRefusesForgedTag(t *testing.T) {
 	f := newFixture(t)
 	f.commit(map[string]string{"etl": workflowYAML("etl", 1)})
 	f.promote("etl", "1.0.0")
-	st := newMemStoreForTest()
+	st := newStore(t)
 	reg := prometheus.NewRegistry()
 	r := f.reconciler("us-east", st, func(o *reconciler.Options) { o.Metrics = reconciler.NewMetrics(reg) })
 	reconcileOnce(t, r)
@@ -232,7 +232,7 @@ func TestRefusesMovedTag(t *testing.T) {
 	f := newFixture(t)
 	f.commit(map[string]string{"etl": workflowYAML("etl", 1)})
 	first := f.promote("etl", "1.0.0")
-	st := newMemStoreForTest()
+	st := newStore(t)
 	r := f.reconciler("us-east", st)
 	reconcileOnce(t, r)
 
@@ -240,7 +240,7 @@ func TestRefusesMovedTag(t *testing.T) {
 	git(t, f.bare, "tag", "-d", "etl/v1.0.0")
 	git(t, f.work, "tag", "-d", "etl/v1.0.0")
 	f.commit(map[string]string{"etl": workflowYAML("etl", 2)})
-	elsewhere := newMemStoreForTest()
+	elsewhere := newStore(t)
 	second := f.promoteWith("etl", "1.0.0", f.key, elsewhere)
 	if second.TagObject == first.TagObject {
 		t.Fatal("the recreated tag is the same object")
@@ -281,7 +281,7 @@ func TestRemoteUnreachable(t *testing.T) {
 			}
 			f.commit(map[string]string{"etl": workflowYAML("etl", 1)})
 			f.promote("etl", "1.0.0")
-			st := newMemStoreForTest()
+			st := newStore(t)
 			clock := time.Now()
 			r := f.reconciler("us-east", st, func(o *reconciler.Options) { o.Now = func() time.Time { return clock } })
 			reconcileOnce(t, r)
@@ -326,7 +326,7 @@ func TestRemoteUnreachable(t *testing.T) {
 func TestFirstCloneUnreachable(t *testing.T) {
 	f := newFixture(t)
 	os.RemoveAll(f.bare)
-	r := f.reconciler("us-east", newMemStoreForTest())
+	r := f.reconciler("us-east", newStore(t))
 	_, err := r.ReconcileOnce(context.Background())
 	if !reconciler.Transient(err) {
 		t.Fatalf("ReconcileOnce = %v, want a transient error", err)
@@ -341,7 +341,7 @@ func TestStoreDown(t *testing.T) {
 	f := newFixture(t)
 	f.commit(map[string]string{"etl": workflowYAML("etl", 1)})
 	f.promote("etl", "1.0.0")
-	st := newMemStoreForTest()
+	st := newFaultStore(t)
 	r := f.reconciler("us-east", st)
 	st.setFail(errors.New("connection refused"))
 	_, err := r.ReconcileOnce(context.Background())

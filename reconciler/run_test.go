@@ -6,7 +6,6 @@ import (
 	"os"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,9 +60,11 @@ func TestRunOneLeader(t *testing.T) {
 	f := newFixture(t)
 	f.commit(map[string]string{"etl": workflowYAML("etl", 1)})
 	f.promote("etl", "1.0.0")
-	st := newMemStoreForTest()
+	// Two replicas, each with its own handle on the region's database, as two processes have.
+	st := newStore(t)
+	other := openStore(t, st.Path())
 	slow := func(o *reconciler.Options) { o.Interval = time.Hour } // only the first reconcile and triggers
-	a, b := start(t, f.reconciler("us-east", st, slow)), start(t, f.reconciler("us-east", st, slow))
+	a, b := start(t, f.reconciler("us-east", st, slow)), start(t, f.reconciler("us-east", other, slow))
 
 	waitFor(t, 10*time.Second, "1.0.0 applied", applied(st, "etl", "1.0.0"))
 	leader, follower := a, b
@@ -97,30 +98,6 @@ func TestRunOneLeader(t *testing.T) {
 	t.Logf("leader stopped → next promotion applied by the new leader: %v", time.Since(stopped))
 }
 
-// leaseStore is the test store with a switch that refuses the leader lock, and a hook on Apply.
-type leaseStore struct {
-	*memStoreForTest
-	refuse  atomic.Bool
-	onApply func(v store.Version)
-	applies atomic.Int32
-}
-
-func (s *leaseStore) Lead(ctx context.Context, name string) (<-chan struct{}, func(), bool, error) {
-	if s.refuse.Load() {
-		return nil, nil, false, nil
-	}
-	return s.memStoreForTest.Lead(ctx, name)
-}
-
-func (s *leaseStore) Apply(ctx context.Context, v store.Version) (bool, error) {
-	ok, err := s.memStoreForTest.Apply(ctx, v)
-	s.applies.Add(1)
-	if s.onApply != nil {
-		s.onApply(v)
-	}
-	return ok, err
-}
-
 // TestRunStopsApplyingWhenLeadershipLost: a leader that loses the lock in the middle of a reconcile applies
 // nothing more; it applies the rest once it leads again.
 func TestRunStopsApplyingWhenLeadershipLost(t *testing.T) {
@@ -129,11 +106,11 @@ func TestRunStopsApplyingWhenLeadershipLost(t *testing.T) {
 	for _, name := range []string{"a", "b", "c"} {
 		f.promote(name, "1.0.0")
 	}
-	st := &leaseStore{memStoreForTest: newMemStoreForTest()}
+	st := newFaultStore(t)
 	var once sync.Once
 	st.onApply = func(store.Version) {
 		once.Do(func() {
-			st.refuse.Store(true)
+			st.refuseLead.Store(true)
 			st.dropLeader("reconciler/us-east")
 		})
 	}
@@ -145,7 +122,7 @@ func TestRunStopsApplyingWhenLeadershipLost(t *testing.T) {
 	if n := st.applies.Load(); n != 1 {
 		t.Fatalf("%d applies after the lock was lost in the first, want 1", n)
 	}
-	st.refuse.Store(false)
+	st.refuseLead.Store(false)
 	for _, name := range []string{"a", "b", "c"} {
 		waitFor(t, 10*time.Second, name+" applied after leading again", applied(st, name, "1.0.0"))
 	}
@@ -156,7 +133,7 @@ func TestRunStopsApplyingWhenLeadershipLost(t *testing.T) {
 func TestTriggerLatency(t *testing.T) {
 	f := newFixture(t)
 	f.commit(map[string]string{"etl": workflowYAML("etl", 1)})
-	st := newMemStoreForTest()
+	st := newStore(t)
 	r := start(t, f.reconciler("us-east", st, func(o *reconciler.Options) { o.Interval = time.Hour })).r
 	waitFor(t, 10*time.Second, "the first reconcile", func() bool { return !r.State().LastSuccess.IsZero() })
 
@@ -187,7 +164,7 @@ func TestRunBacksOff(t *testing.T) {
 	f := newFixture(t)
 	f.commit(map[string]string{"etl": workflowYAML("etl", 1)})
 	f.promote("etl", "1.0.0")
-	st := newMemStoreForTest()
+	st := newStore(t)
 	r := start(t, f.reconciler("us-east", st, func(o *reconciler.Options) {
 		o.Interval = 50 * time.Millisecond
 		o.Backoff = reconciler.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond}
@@ -258,7 +235,7 @@ func TestBackoff(t *testing.T) {
 // configuration error, found before anything runs.
 func TestNewRefusesIncompleteOptions(t *testing.T) {
 	f := newFixture(t)
-	full := reconciler.Options{Region: "r", Remote: f.url, MirrorDir: t.TempDir(), Store: newMemStoreForTest(), Policy: f.policy()}
+	full := reconciler.Options{Region: "r", Remote: f.url, MirrorDir: t.TempDir(), Store: newStore(t), Policy: f.policy()}
 	for name, edit := range map[string]func(*reconciler.Options){
 		"region":  func(o *reconciler.Options) { o.Region = "" },
 		"remote":  func(o *reconciler.Options) { o.Remote = "" },

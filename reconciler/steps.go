@@ -74,26 +74,22 @@ func (r *Reconciler) fetch(ctx context.Context, p *pass) error {
 // openMirror opens the mirror, or clones the remote into MirrorDir when there is none yet.
 func (r *Reconciler) openMirror(ctx context.Context) (m *gitrepo.Repo, cloned bool, err error) {
 	dir := r.opts.MirrorDir
-	// Only a git directory at MirrorDir itself: gitrepo.Open would also find a repository MirrorDir is inside.
-	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err == nil {
-		m, err := gitrepo.Open(dir)
-		if err != nil {
-			return nil, false, &FetchError{Remote: r.opts.Remote, Err: fmt.Errorf("open mirror %s: %w", dir, err)}
+	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
+		if _, err := gitrepo.Clone(ctx, dir, r.opts.Remote, fetchRefSpecs(), r.opts.Auth); err != nil {
+			if ctx.Err() != nil {
+				return nil, false, ctx.Err()
+			}
+			return nil, false, &FetchError{Remote: r.opts.Remote, Err: err}
 		}
-		if !m.Bare() {
-			return nil, false, &FetchError{Remote: r.opts.Remote, Err: fmt.Errorf("mirror %s is not a bare repository", dir)}
-		}
-		return m, false, nil
+		r.log.Info("cloned the remote into the mirror", "mirror", dir)
+		cloned = true
 	}
-	m, err = gitrepo.Clone(ctx, dir, r.opts.Remote, fetchRefSpecs(), r.opts.Auth)
+	// The mirror is this replica's alone: opened for exclusive access, it reads objects several times faster.
+	m, err = gitrepo.OpenMirror(dir)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, false, ctx.Err()
-		}
-		return nil, false, &FetchError{Remote: r.opts.Remote, Err: err}
+		return nil, false, &FetchError{Remote: r.opts.Remote, Err: fmt.Errorf("open the mirror of %s: %w", r.opts.Remote, err)}
 	}
-	r.log.Info("cloned the remote into the mirror", "mirror", dir)
-	return m, true, nil
+	return m, cloned, nil
 }
 
 // fetchMoved fetches the remote's copies of moved tags beside the mirror's, to name them in the refusal. It is
