@@ -40,6 +40,48 @@ say "maestro diff --from HEAD~1 --to HEAD --fail-on breaking --output markdown |
 "$maestro" diff --from HEAD~1 --to HEAD --fail-on never --output markdown | head -n 25
 say "maestro graph -w train-model --diff-from HEAD~1 (Mermaid: the renamed task and its neighbours)"
 "$maestro" graph -w train-model --diff-from HEAD~1
+# --- promotion and two regions ------------------------------------------------------------------------------
+export MAESTRO_HOME="$work/home" COSIGN_PASSWORD=""   # the embedded transparency log lives under $MAESTRO_HOME/log
+git init -q --bare "$work/remote.git"
+git_ remote add origin "file://$work/remote.git"
+git_ push -q origin main
+
+say "maestro keys generate --out keys"
+"$maestro" keys generate --out "$work/keys"
+say "maestro promote -w nightly-etl -t 1.0.0 --freeze --key keys/cosign.key --push origin"
+"$maestro" promote -w nightly-etl -t 1.0.0 --freeze --key "$work/keys/cosign.key" --promoter release@example.com --push origin
+"$maestro" keys allowed-signers --pub "$work/keys/cosign.pub" --principal release@example.com > "$work/allowed_signers"
+say "git verify-tag nightly-etl/v1.0.0   (git itself checks maestro's signature)"
+git_ -c gpg.ssh.allowedSignersFile="$work/allowed_signers" verify-tag nightly-etl/v1.0.0
+say "maestro verify -w nightly-etl -t 1.0.0 --pub keys/cosign.pub"
+"$maestro" verify -w nightly-etl -t 1.0.0 --pub "$work/keys/cosign.pub"
+
+# Two regions, each its own maestro serve with its own SQLite store, pulling the same remote.
+free_port() {
+  local p
+  for p in $(seq $((20000 + RANDOM % 20000)) 65000); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+servers=()
+for region in us-east us-west; do
+  port=$(free_port)
+  "$maestro" serve --region "$region" --repo "file://$work/remote.git" --listen "127.0.0.1:$port" \
+    --data-dir "$work/$region" --trust-pub "$work/keys/cosign.pub" --interval 2s --log-level warn \
+    2> "$work/$region.log" &
+  pids+=($!)
+  servers+=(--server "http://127.0.0.1:$port")
+  echo "region $region: maestro serve on 127.0.0.1:$port"
+done
+say "maestro status ${servers[*]} --wait-for nightly-etl@1.0.0"
+"$maestro" status "${servers[@]}" --wait-for nightly-etl@1.0.0 --timeout 60s
+
+say "promote train-model 1.0.0, and watch both regions pick it up"
+"$maestro" promote -w train-model -t 1.0.0 --freeze --key "$work/keys/cosign.key" --promoter release@example.com --push origin >/dev/null
+"$maestro" status "${servers[@]}" --wait-for train-model@1.0.0 --timeout 60s
+
 say "a broken edit: a dependency cycle and a typo, caught with file:line"
 cat >> workflows/weekly-report.yaml <<'YAML'
 ---

@@ -144,7 +144,7 @@ check failed), 2 trouble.`,
 	}
 	g.addFlags(root)
 	root.AddCommand(newValidateCmd(g), newDigestCmd(g), newDiffCmd(g), newVersionCmd(g), newGraphCmd(g), newCICmd(g),
-		newKeysCmd(g), newPromoteCmd(g), newVerifyCmd(g), newLogCmd(g), newServeCmd(g))
+		newKeysCmd(g), newPromoteCmd(g), newVerifyCmd(g), newLogCmd(g), newStatusCmd(g), newServeCmd(g))
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nRun '%s --help' for usage", err, cmd.CommandPath())
 	})
