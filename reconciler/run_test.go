@@ -129,33 +129,41 @@ func TestRunStopsApplyingWhenLeadershipLost(t *testing.T) {
 }
 
 // TestTriggerLatency promotes 20 versions one after another while Run waits out a one-hour interval, triggers
-// after each push, and reports how long each took to be applied (p50, p95, max).
+// after each push, and reports how long each took to be applied (p50, p95, max), over file:// and git daemon.
 func TestTriggerLatency(t *testing.T) {
-	f := newFixture(t)
-	f.commit(map[string]string{"etl": workflowYAML("etl", 1)})
-	st := newStore(t)
-	r := start(t, f.reconciler("us-east", st, func(o *reconciler.Options) { o.Interval = time.Hour })).r
-	waitFor(t, 10*time.Second, "the first reconcile", func() bool { return !r.State().LastSuccess.IsZero() })
-
-	var lat []time.Duration
-	for i := range 20 {
-		if i > 0 {
-			f.commit(map[string]string{"etl": workflowYAML("etl", i+1)})
-		}
-		version := fmt.Sprintf("1.%d.0", i)
-		f.promote("etl", version)
-		t0 := time.Now()
-		r.Trigger()
-		for !applied(st, "etl", version)() {
-			if time.Since(t0) > 10*time.Second {
-				t.Fatalf("%s not applied within 10s of the trigger", version)
+	for _, transport := range []string{"file", "git-daemon"} {
+		t.Run(transport, func(t *testing.T) {
+			f := newFixture(t)
+			if transport == "git-daemon" {
+				f.serve()
 			}
-			time.Sleep(time.Millisecond)
-		}
-		lat = append(lat, time.Since(t0))
+			f.commit(map[string]string{"etl": workflowYAML("etl", 1)})
+			st := newStore(t)
+			r := start(t, f.reconciler("us-east", st, func(o *reconciler.Options) { o.Interval = time.Hour })).r
+			waitFor(t, 10*time.Second, "the first reconcile", func() bool { return !r.State().LastSuccess.IsZero() })
+
+			var lat []time.Duration
+			for i := range 20 {
+				if i > 0 {
+					f.commit(map[string]string{"etl": workflowYAML("etl", i+1)})
+				}
+				version := fmt.Sprintf("1.%d.0", i)
+				f.promote("etl", version)
+				t0 := time.Now()
+				r.Trigger()
+				for !applied(st, "etl", version)() {
+					if time.Since(t0) > 10*time.Second {
+						t.Fatalf("%s not applied within 10s of the trigger", version)
+					}
+					time.Sleep(time.Millisecond)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			slices.Sort(lat)
+			t.Logf("trigger → applied over %d promotions (%s): p50 %v, p95 %v, max %v", len(lat), transport,
+				lat[len(lat)/2], lat[len(lat)*95/100-1], lat[len(lat)-1])
+		})
 	}
-	slices.Sort(lat)
-	t.Logf("trigger → applied over %d promotions: p50 %v, p95 %v, max %v", len(lat), lat[len(lat)/2], lat[len(lat)*95/100-1], lat[len(lat)-1])
 }
 
 // TestRunBacksOff: while the remote is gone, Run retries with growing delays; when it is back, the failures
