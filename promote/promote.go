@@ -126,7 +126,7 @@ func Promote(ctx context.Context, repo *gitrepo.Repo, opts Options) (*Result, er
 	if err != nil {
 		return nil, err
 	}
-	w, d, err := loadWorkflow(ctx, repo, commit, opts.Workflow, opts.Dir, opts.Limits)
+	w, d, err := loadWorkflow(ctx, repo, commit, opts.Workflow, opts.Dir, opts.Limits, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -231,18 +231,25 @@ func Promote(ctx context.Context, repo *gitrepo.Repo, opts Options) (*Result, er
 	return res, nil
 }
 
-// loadWorkflow reads one workflow at a commit and computes its digest.
-func loadWorkflow(ctx context.Context, repo *gitrepo.Repo, commit plumbing.Hash, name, dir string, lim workflow.Limits) (*workflow.Workflow, digest.Digest, error) {
+// loadWorkflow reads one workflow at a commit and computes its digest; cache (may be nil) keeps the parsed
+// workflows of recent commits.
+func loadWorkflow(ctx context.Context, repo *gitrepo.Repo, commit plumbing.Hash, name, dir string, lim workflow.Limits, cache *Cache) (*workflow.Workflow, digest.Digest, error) {
 	if dir == "" {
 		dir = workflow.DefaultDir
 	}
-	fsys, err := repo.FS(ctx, commit.String())
+	set, err := cache.load(commit.String(), dir, func() (*workflow.Set, error) {
+		fsys, err := repo.FS(ctx, commit.String())
+		if err != nil {
+			return nil, err
+		}
+		set, err := workflow.Load(fsys, dir, lim)
+		if err != nil {
+			return nil, fmt.Errorf("at %s: %w", short(commit.String()), err)
+		}
+		return set, nil
+	})
 	if err != nil {
 		return nil, "", err
-	}
-	set, err := workflow.Load(fsys, dir, lim)
-	if err != nil {
-		return nil, "", fmt.Errorf("at %s: %w", short(commit.String()), err)
 	}
 	w := set.Get(name)
 	if w == nil {

@@ -417,3 +417,33 @@ func digestAt(t *testing.T, f *fixture, commit string) digest.Digest {
 	}
 	return d
 }
+
+func TestVerifyCacheParsesACommitOnce(t *testing.T) {
+	f := newFixture(t)
+	f.promote("1.0.0")
+	cache := promote.NewCache(4)
+	p := f.policy(f.index)
+	p.Cache = cache
+	for range 3 {
+		if _, err := promote.Verify(context.Background(), f.repo, "etl/v1.0.0", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := cache.Len(); n != 1 {
+		t.Errorf("cache holds %d commits after verifying one tag three times, want 1", n)
+	}
+	// A cache never outgrows its capacity.
+	small := promote.NewCache(1)
+	p.Cache = small
+	commitFlow(t, f.dir, flowV2, "v2")
+	f.repo = openRepo(t, f.dir)
+	f.promote("1.1.0")
+	for _, tag := range []string{"etl/v1.0.0", "etl/v1.1.0", "etl/v1.0.0"} {
+		if _, err := promote.Verify(context.Background(), f.repo, tag, p); err != nil {
+			t.Fatalf("Verify(%s) with a one-commit cache: %v", tag, err)
+		}
+	}
+	if n := small.Len(); n != 1 {
+		t.Errorf("a cache of capacity 1 holds %d commits", n)
+	}
+}

@@ -49,6 +49,8 @@ type Policy struct {
 	// Dir is the workflows directory; "" means workflow.DefaultDir.
 	Dir    string
 	Limits workflow.Limits
+	// Cache, when set, keeps the parsed workflows of recent commits across Verify calls (a reconciler's pass).
+	Cache *Cache
 }
 
 // Verified describes a promotion that passed every check.
@@ -110,7 +112,7 @@ func Verify(ctx context.Context, repo *gitrepo.Repo, tagName string, p Policy) (
 		return nil, fail(CheckRecord, "the record belongs to repository %s, this one is %s", rec.Repository, id)
 	}
 
-	_, d, err := loadWorkflow(ctx, repo, tag.Target, name, p.Dir, p.Limits)
+	_, d, err := loadWorkflow(ctx, repo, tag.Target, name, p.Dir, p.Limits, p.Cache)
 	if err != nil {
 		return nil, fail(CheckDigest, "%v", err)
 	}

@@ -119,6 +119,9 @@ func (s State) Stale(maxAge time.Duration) bool {
 	return s.LastSuccess.IsZero() || s.At.Sub(s.LastSuccess) > maxAge
 }
 
+// verifyCacheCommits is how many commits' parsed workflows a reconciler keeps while verifying tags.
+const verifyCacheCommits = 64
+
 // Reconciler syncs one region's store with the promotion tags of a git remote.
 type Reconciler struct {
 	opts     Options
@@ -201,6 +204,10 @@ func New(opts Options) (*Reconciler, error) {
 	policy := opts.Policy
 	if policy.Index == nil {
 		policy.Index = opts.Store
+	}
+	if policy.Cache == nil {
+		// Tags of many workflows usually share commits: parse each commit's workflows once.
+		policy.Cache = promote.NewCache(verifyCacheCommits)
 	}
 	r := &Reconciler{
 		opts:           opts,
