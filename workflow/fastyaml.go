@@ -153,7 +153,8 @@ func (p *fastParser) splitLines() bool {
 
 func (p *fastParser) node(kind yaml.Kind, tag, value string, line, col int) *ynode {
 	if len(p.slab) == 0 {
-		p.slab = make([]ynode, 512)
+		// Nodes come in slabs sized to the file (about two a line), so a small file does not pay for a big one.
+		p.slab = make([]ynode, min(max(2*len(p.lines), 16), 1024))
 	}
 	n := &p.slab[0]
 	p.slab = p.slab[1:]
