@@ -54,6 +54,8 @@ const (
 	// IndexDir holds the first-seen FileIndex of the log.
 	IndexDir = "index"
 	lockFile = ".lock"
+	// writerLockFile is held, with flock(2), by the one process at a time that runs an appender on the log.
+	writerLockFile = ".writer.lock"
 )
 
 // EmbeddedOptions configures OpenEmbedded. The zero value is ready to use.
@@ -81,12 +83,14 @@ type EmbeddedOptions struct {
 // rekor-tiles and sigstore-go use). Bundles it logs verify with sigstore-go
 // exactly as bundles logged by Rekor v2 do.
 //
-// Several processes may open the same directory at once (the CLI and the
-// reconcilers share $MAESTRO_HOME/log): tessera sequences under a POSIX lock
-// on the directory's tree state, so appends from all of them land in one
-// log, and any of them may publish the next checkpoint. Within one process,
-// opening a directory twice shares one appender, because POSIX record locks
-// do not exclude each other inside a process. The directory must be on a
+// Several processes share one directory (the CLI and the reconcilers share
+// $MAESTRO_HOME/log), but only one at a time runs an appender: OpenEmbedded
+// waits for an flock on dir/.writer.lock, held until Close. (tessera's POSIX
+// driver takes fcntl record locks in an order two processes can deadlock on,
+// and panics when the kernel reports it.) Processes that only verify use
+// OpenEmbeddedReadOnly; processes that append rarely use OpenEmbeddedLazy,
+// which holds the appender only for each append. Within one process,
+// opening a directory twice shares one appender. The directory must be on a
 // local file system with working fcntl locks and atomic rename (ext4, XFS,
 // ZFS, tmpfs; not NFS), as tessera's POSIX driver requires.
 type Embedded struct {
@@ -109,6 +113,7 @@ type embeddedCore struct {
 	log      *slog.Logger
 	shutdown func(context.Context) error
 	cancel   context.CancelFunc
+	unlock   func() // releases the writer lock
 	refs     int
 }
 
@@ -171,26 +176,11 @@ func openCore(ctx context.Context, dir string, opts EmbeddedOptions) (*embeddedC
 		logger = slog.Default()
 	}
 
-	// Creating the key and the origin is serialised across processes by an
-	// flock on dir/.lock; tessera serialises its own state with fcntl locks
-	// on other files, which this lock does not disturb.
-	unlock, err := flock(ctx, filepath.Join(dir, lockFile))
+	priv, key, err := ensureKey(ctx, dir, opts.Origin)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-
-	priv, err := loadOrCreateKey(dir)
-	if err != nil {
-		return nil, err
-	}
-	pub := priv.Public().(ed25519.PublicKey)
-	origin, err := loadOrStoreOrigin(dir, opts.Origin, pub)
-	if err != nil {
-		return nil, err
-	}
-	tilesDir := filepath.Join(dir, TilesDir)
-	key := LogKey{Origin: origin, BaseURL: (&url.URL{Scheme: "file", Path: tilesDir}).String(), PublicKey: pub}
+	origin, tilesDir := key.Origin, filepath.Join(dir, TilesDir)
 	logID, err := key.LogID()
 	if err != nil {
 		return nil, err
@@ -218,10 +208,24 @@ func openCore(ctx context.Context, dir string, opts EmbeddedOptions) (*embeddedC
 		return nil, fmt.Errorf("algorithm registry: %w", err)
 	}
 
-	driver, err := posix.New(ctx, posix.Config{Path: tilesDir})
+	// One appender per log at a time, across processes: tessera's POSIX driver coordinates several writers with
+	// fcntl record locks, and two processes taking them in opposite orders get EDEADLK, on which tessera panics.
+	// Appends are rare (promotions), so writers take turns instead; readers need no lock.
+	unlockWriter, err := flock(ctx, filepath.Join(dir, writerLockFile))
 	if err != nil {
 		cancel()
+		return nil, fmt.Errorf("wait for the other process appending to the log: %w", err)
+	}
+	driver, err := posix.New(ctx, posix.Config{Path: tilesDir})
+	if err != nil {
+		unlockWriter()
+		cancel()
 		return nil, fmt.Errorf("tessera posix driver: %w", err)
+	}
+	fail := func(err error) (*embeddedCore, error) {
+		unlockWriter()
+		cancel()
+		return nil, err
 	}
 	appendOpts := tessera.NewAppendOptions().
 		WithCheckpointSigner(noteSigner).
@@ -230,18 +234,15 @@ func openCore(ctx context.Context, dir string, opts EmbeddedOptions) (*embeddedC
 		WithAntispam(dedupCacheSize, nil)
 	appender, shutdown, tiles, err := tessera.NewAppender(runCtx, driver, appendOpts)
 	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("tessera appender: %w", err)
+		return fail(fmt.Errorf("tessera appender: %w", err))
 	}
 	reader, err := newReader(key, &fileSource{f: tclient.FileFetcher{Root: tilesDir}, origin: origin, verifier: noteVerifier})
 	if err != nil {
-		cancel()
-		return nil, err
+		return fail(err)
 	}
 	index, err := NewFileIndex(filepath.Join(dir, IndexDir))
 	if err != nil {
-		cancel()
-		return nil, err
+		return fail(err)
 	}
 	return &embeddedCore{
 		dir:      dir,
@@ -256,7 +257,29 @@ func openCore(ctx context.Context, dir string, opts EmbeddedOptions) (*embeddedC
 		log:      logger,
 		shutdown: shutdown,
 		cancel:   cancel,
+		unlock:   unlockWriter,
 	}, nil
+}
+
+// ensureKey loads the log's signing key and origin from dir, creating them the first time. Creating them is
+// serialised across processes by an flock on dir/.lock.
+func ensureKey(ctx context.Context, dir, origin string) (ed25519.PrivateKey, LogKey, error) {
+	unlock, err := flock(ctx, filepath.Join(dir, lockFile))
+	if err != nil {
+		return nil, LogKey{}, err
+	}
+	defer unlock()
+	priv, err := loadOrCreateKey(dir)
+	if err != nil {
+		return nil, LogKey{}, err
+	}
+	pub := priv.Public().(ed25519.PublicKey)
+	origin, err = loadOrStoreOrigin(dir, origin, pub)
+	if err != nil {
+		return nil, LogKey{}, err
+	}
+	tilesDir := filepath.Join(dir, TilesDir)
+	return priv, LogKey{Origin: origin, BaseURL: (&url.URL{Scheme: "file", Path: tilesDir}).String(), PublicKey: pub}, nil
 }
 
 // entrySigningAlgorithms are the entry signature algorithms the embedded log
@@ -493,6 +516,7 @@ func (e *Embedded) Close() error {
 	defer cancel()
 	err := c.shutdown(ctx)
 	c.cancel()
+	c.unlock()
 	if err != nil {
 		return fmt.Errorf("close log %s: %w", c.dir, err)
 	}

@@ -216,7 +216,7 @@ func runChildren(t *testing.T, role string, names []string, env func(name string
 
 // TestEmbeddedTwoProcesses has two OS processes open one fresh log directory
 // at the same moment (racing to create its key) and append 50 entries each
-// from 4 goroutines, while this process appends too. Every entry must get its
+// from 4 goroutines, while this process appends too; the writers take turns. Every entry must get its
 // own index and verify against the log as it is at the end, and every
 // checkpoint a process returned must be consistent with the final one.
 func TestEmbeddedTwoProcesses(t *testing.T) {
@@ -289,9 +289,15 @@ func TestEmbeddedTwoProcesses(t *testing.T) {
 		}
 	}
 
-	// The children appended at the same time, not one after the other.
-	if a, b := ranges["a"], ranges["b"]; a[0] > b[1] || b[0] > a[1] {
-		t.Errorf("children's indices do not interleave: a %v, b %v", a, b)
+	// Writers take turns on the log (one appender at a time, across processes): each child's entries form one
+	// contiguous run of indices, and the runs do not overlap.
+	if a, b := ranges["a"], ranges["b"]; !(a[1] < b[0] || b[1] < a[0]) {
+		t.Errorf("children's indices overlap, so two processes appended at once: a %v, b %v", a, b)
+	}
+	for name, r := range ranges {
+		if r[1]-r[0]+1 != perChild {
+			t.Errorf("child %s's indices %v are not one run of %d: another process appended in between", name, r, perChild)
+		}
 	}
 	t.Logf("indices: a %v, b %v, this process %d entries", ranges["a"], ranges["b"], len(inProc))
 

@@ -63,7 +63,7 @@ type openedLog struct {
 
 // embeddedLog and remoteLog give the tlog logs the shape promote wants, with the trusted key from config.
 type embeddedLog struct {
-	e   *tlog.Embedded
+	e   *tlog.Lazy
 	key attest.LogKey
 }
 
@@ -115,7 +115,9 @@ func (o *logOptions) open(ctx context.Context, g *globalOptions) (*openedLog, er
 	if dir == "" {
 		dir = filepath.Join(home, "log")
 	}
-	e, err := tlog.OpenEmbedded(ctx, dir, tlog.EmbeddedOptions{Logger: g.logger})
+	// Lazy: reading takes no lock, and an append holds the log only while it runs, so the CLI, the regions
+	// and their promoters on one machine take turns appending.
+	e, err := tlog.OpenEmbeddedLazy(ctx, dir, tlog.EmbeddedOptions{Logger: g.logger})
 	if err != nil {
 		return nil, err
 	}
