@@ -357,7 +357,7 @@ func (s *Store) Claim(ctx context.Context, key string, record []byte) ([]byte, b
 	// A concurrent claim of the same key waits for the first to commit, then does nothing; the lookup after it
 	// (a new statement, so a new snapshot) sees the winner.
 	tag, err := s.pool.Exec(ctx, `INSERT INTO first_seen (key, record, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT (key) DO NOTHING`, key, bytesOf(record), sqlstore.Now())
+		ON CONFLICT (key) DO NOTHING`, firstSeenKey(key), bytesOf(record), sqlstore.Now())
 	if err != nil {
 		return nil, false, fmt.Errorf("claim %s: %w", key, err)
 	}
@@ -374,10 +374,17 @@ func (s *Store) Claim(ctx context.Context, key string, record []byte) ([]byte, b
 	return first, false, nil
 }
 
+// firstSeenKeys escapes what a TEXT column cannot hold: NUL, which separates the parts of a promotion's key
+// (promote.Record.Key), becomes \0, and the backslash \\, so that two keys never share a row. A key without
+// either is stored as it is.
+var firstSeenKeys = strings.NewReplacer(`\`, `\\`, "\x00", `\0`)
+
+func firstSeenKey(key string) string { return firstSeenKeys.Replace(key) }
+
 // Lookup implements store.Store.
 func (s *Store) Lookup(ctx context.Context, key string) ([]byte, bool, error) {
 	var rec []byte
-	err := s.pool.QueryRow(ctx, `SELECT record FROM first_seen WHERE key = $1`, key).Scan(&rec)
+	err := s.pool.QueryRow(ctx, `SELECT record FROM first_seen WHERE key = $1`, firstSeenKey(key)).Scan(&rec)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}

@@ -244,6 +244,20 @@ func testClaim(t *testing.T, newDB NewDB) {
 	if _, _, err := s.Claim(ctx, "", rec1); err == nil {
 		t.Error("Claim() with an empty key: no error")
 	}
+	// Promotion keys separate their parts with NUL (promote.Record.Key); a key with a backslash and a 0 where
+	// another has NUL is another key.
+	keys := []string{"git:f7c75fbf146c\x00nightly-etl@1.0.0", `git:f7c75fbf146c\0nightly-etl@1.0.0`, `git:f7c75fbf146c\\0nightly-etl@1.0.0`}
+	for i, k := range keys {
+		rec := []byte(fmt.Sprintf("record %d", i))
+		if first, created, err := s.Claim(ctx, k, rec); err != nil || !created || !bytes.Equal(first, rec) {
+			t.Errorf("Claim(%q) = %q, %v, %v; want %q, true, <nil>", k, first, created, err, rec)
+		}
+	}
+	for i, k := range keys {
+		if rec, ok, err := s.Lookup(ctx, k); err != nil || !ok || string(rec) != fmt.Sprintf("record %d", i) {
+			t.Errorf("Lookup(%q) = %q, %v, %v; want \"record %d\", true, <nil>", k, rec, ok, err, i)
+		}
+	}
 }
 
 // testClaimConcurrent: of concurrent claims from several Stores, exactly one is created and all see it.
