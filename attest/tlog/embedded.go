@@ -129,15 +129,9 @@ var (
 func OpenEmbedded(ctx context.Context, dir string, opts EmbeddedOptions) (*Embedded, error) {
 	// One directory, one core: resolve the name the way the kernel does, so
 	// that two paths to one directory share the appender.
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("open log %s: %w", dir, err)
-	}
-	abs, err := filepath.Abs(dir)
-	if err == nil {
-		abs, err = filepath.EvalSymlinks(abs)
-	}
+	abs, err := logDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("open log %s: %w", dir, err)
+		return nil, err
 	}
 
 	openMu.Lock()
@@ -259,6 +253,21 @@ func openCore(ctx context.Context, dir string, opts EmbeddedOptions) (*embeddedC
 		cancel:   cancel,
 		unlock:   unlockWriter,
 	}, nil
+}
+
+// logDir creates dir when missing and resolves it the way the kernel does, so that two paths to one log are one.
+func logDir(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("open log %s: %w", dir, err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
+	if err != nil {
+		return "", fmt.Errorf("open log %s: %w", dir, err)
+	}
+	return abs, nil
 }
 
 // ensureKey loads the log's signing key and origin from dir, creating them the first time. Creating them is

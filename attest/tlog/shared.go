@@ -24,15 +24,9 @@ type ReadOnly struct {
 // OpenEmbeddedReadOnly opens the embedded log in dir for verification. A directory without a log yet gets its
 // key and origin (so that verifiers can start before the first promotion), but no appender runs.
 func OpenEmbeddedReadOnly(ctx context.Context, dir string, opts EmbeddedOptions) (*ReadOnly, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("open log %s: %w", dir, err)
-	}
-	abs, err := filepath.Abs(dir)
-	if err == nil {
-		abs, err = filepath.EvalSymlinks(abs)
-	}
+	abs, err := logDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("open log %s: %w", dir, err)
+		return nil, err
 	}
 	_, key, err := ensureKey(ctx, abs, opts.Origin)
 	if err != nil {
