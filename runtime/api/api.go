@@ -1,5 +1,5 @@
 // Package api is a region's HTTP API: the workflow versions the region applied, their semantic diffs, promotion,
-// the reconciler's status, the git webhook that triggers a reconcile, health, readiness and Prometheus metrics.
+// the reconciler's status and reconcile history, the git webhook that triggers a reconcile, health, readiness and Prometheus metrics.
 // docs/openapi.yaml documents every route, and a test holds the two together.
 //
 // Every error is JSON of one shape, {"error": {"code": "...", "message": "..."}}; the codes are the Code
@@ -160,6 +160,7 @@ func (s *server) routes() []route {
 		{"GET", "/api/workflows/{name}/diff", s.diffVersions},
 		{"POST", "/api/workflows/{name}/promote", s.promote},
 		{"GET", "/api/status", s.status},
+		{"GET", "/api/history", s.history},
 		{"POST", "/api/webhooks/git", s.webhook},
 		{"GET", "/healthz", s.healthz},
 		{"GET", "/readyz", s.readyz},

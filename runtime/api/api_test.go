@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -287,12 +288,98 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 }
 
+func TestHistory(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	events := []store.Event{
+		{At: f.now.Add(-3 * time.Hour), Region: "us-east", Workflow: "nightly-etl", Tag: "nightly-etl/v1.0.0", Action: store.ActionApplied, Commit: strings.Repeat("a", 40)},
+		{At: f.now.Add(-2 * time.Hour), Region: "us-east", Action: store.ActionError, Reason: "fetch: dial tcp: i/o timeout"},
+		{At: f.now.Add(-time.Hour), Region: "us-east", Workflow: "nightly-etl", Tag: "nightly-etl/v2.1.0", Action: store.ActionRefused,
+			Check: "signature", Reason: "not a trusted promoter key", Commit: strings.Repeat("c", 40)},
+		{At: f.now.Add(-time.Minute), Region: "us-east", Workflow: "billing", Tag: "billing/v0.1.0", Action: store.ActionApplied, Commit: strings.Repeat("b", 40)},
+	}
+	for _, e := range events {
+		if err := f.store.Record(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tags := func(h History) []string {
+		out := []string{}
+		for _, e := range h.Events {
+			out = append(out, e.Action+" "+e.Tag)
+		}
+		return out
+	}
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{"applied billing/v0.1.0", "refused nightly-etl/v2.1.0", "error ", "applied nightly-etl/v1.0.0"}},
+		{"workflow=nightly-etl", []string{"refused nightly-etl/v2.1.0", "applied nightly-etl/v1.0.0"}},
+		{"action=applied", []string{"applied billing/v0.1.0", "applied nightly-etl/v1.0.0"}},
+		{"action=refused&workflow=nightly-etl", []string{"refused nightly-etl/v2.1.0"}},
+		{"since=2026-11-26T06:00:00Z", []string{"applied billing/v0.1.0", "refused nightly-etl/v2.1.0", "error "}},
+		{"since=2026-11-26T07:00:00%2B01:00", []string{"applied billing/v0.1.0", "refused nightly-etl/v2.1.0", "error "}},
+		{"limit=2", []string{"applied billing/v0.1.0", "refused nightly-etl/v2.1.0"}},
+		{"workflow=unknown", []string{}},
+	}
+	for _, tt := range tests {
+		r := f.get("/api/history?" + tt.query)
+		if r.status != http.StatusOK {
+			t.Fatalf("GET /api/history?%s: %d %s", tt.query, r.status, r.body)
+		}
+		var got History
+		r.json(t, &got)
+		if d := cmp.Diff(tt.want, tags(got)); d != "" || got.Region != "us-east" {
+			t.Errorf("GET /api/history?%s (-want +got):\n%s\nregion %q", tt.query, d, got.Region)
+		}
+	}
+	// The whole refusal, as recorded.
+	var got History
+	f.get("/api/history?action=refused").json(t, &got)
+	if len(got.Events) != 1 {
+		t.Fatalf("refusals: %+v", got.Events)
+	}
+	e := got.Events[0]
+	if e.ID == "" || !e.At.Equal(f.now.Add(-time.Hour)) || e.Region != "us-east" || e.Workflow != "nightly-etl" || e.Check != "signature" ||
+		e.Reason != "not a trusted promoter key" || e.Commit != strings.Repeat("c", 40) {
+		t.Errorf("refusal: %+v", e)
+	}
+
+	// An empty history answers [], not null.
+	empty := newFixture(t, fixtureOptions{empty: true})
+	if r := empty.get("/api/history"); r.status != http.StatusOK || !bytes.Contains(r.body, []byte(`"events":[]`)) {
+		t.Errorf("empty history: %d %s", r.status, r.body)
+	}
+
+	bad := []struct {
+		query, param string
+	}{
+		{"action=skipped", "action"},
+		{"action=", "action"},
+		{"since=yesterday", "since"},
+		{"since=2026-11-26", "since"},
+		{"limit=0", "limit"},
+		{"limit=1001", "limit"},
+		{"limit=ten", "limit"},
+		{"limit=1&limit=2", "limit"},
+		{"workflow=Bad_Name", "workflow"},
+		{"since=%zz", "query"},
+	}
+	for _, tt := range bad {
+		r := f.get("/api/history?" + tt.query)
+		if r.status != http.StatusBadRequest || r.errorCode(t) != CodeBadRequest || !bytes.Contains(r.body, []byte(tt.param)) {
+			t.Errorf("GET /api/history?%s = %d %s, want 400 bad_request naming %s", tt.query, r.status, r.body, tt.param)
+		}
+	}
+}
+
 // TestStoreUnavailable: a failing store is 503 with Retry-After on every endpoint that reads it, never 500.
 func TestStoreUnavailable(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	f.store.Close()
 	for _, p := range []string{"/api/workflows", "/api/workflows/nightly-etl", "/api/workflows/nightly-etl/versions/1.0.0",
-		"/api/workflows/nightly-etl/diff?from=1.0.0&to=1.1.0", "/api/status"} {
+		"/api/workflows/nightly-etl/diff?from=1.0.0&to=1.1.0", "/api/status", "/api/history"} {
 		r := f.get(p)
 		if r.status != http.StatusServiceUnavailable || r.errorCode(t) != CodeStoreUnavailable || r.header.Get("Retry-After") == "" {
 			t.Errorf("GET %s with the store closed: %d %s", p, r.status, r.body)

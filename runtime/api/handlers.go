@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,6 +64,18 @@ type ReconcilerStatus struct {
 	Stale      bool   `json:"stale"`
 	StaleAfter string `json:"staleAfter"`
 }
+
+// History is GET /api/history: reconcile history entries, newest first.
+type History struct {
+	Region string        `json:"region"`
+	Events []store.Event `json:"events"`
+}
+
+// History limits: the number of entries GET /api/history returns by default and at most.
+const (
+	DefaultHistoryLimit = 100
+	MaxHistoryLimit     = 1000
+)
 
 // Readiness is GET /readyz: each check, and when not ready, an error saying why.
 type Readiness struct {
@@ -402,6 +415,72 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, Status{Region: s.opts.Region, Ready: ready,
 		Reconciler: ReconcilerStatus{ReconcilerState: st, Stale: stale, StaleAfter: s.opts.StaleAfter.String()},
 		Workflows:  statuses})
+}
+
+// historyFilter reads the query of GET /api/history: workflow, action, since and limit, each at most once.
+func historyFilter(r *http.Request) (store.HistoryFilter, error) {
+	f := store.HistoryFilter{Limit: DefaultHistoryLimit}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return f, errorf(http.StatusBadRequest, CodeBadRequest, "the query is malformed: %v", err)
+	}
+	vals := map[string]string{}
+	for _, key := range []string{"workflow", "action", "since", "limit"} {
+		v, err := query(q, key)
+		if err != nil {
+			return f, err
+		}
+		if v == "" && q.Has(key) {
+			return f, errorf(http.StatusBadRequest, CodeBadRequest, "query parameter %q is empty; give a value or leave it out", key)
+		}
+		vals[key] = v
+	}
+	if v := vals["workflow"]; v != "" {
+		if !workflow.ValidName(v) {
+			return f, errorf(http.StatusBadRequest, CodeBadRequest, "workflow %q is not a workflow name: 1-63 of [a-z0-9-], starting and ending with a letter or digit", v)
+		}
+		f.Workflow = v
+	}
+	switch v := vals["action"]; v {
+	case "", store.ActionApplied, store.ActionRefused, store.ActionError:
+		f.Action = v
+	default:
+		return f, errorf(http.StatusBadRequest, CodeBadRequest, "action %q is not a history action: give %s, %s or %s", v,
+			store.ActionApplied, store.ActionRefused, store.ActionError)
+	}
+	if v := vals["since"]; v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return f, errorf(http.StatusBadRequest, CodeBadRequest, "since %q is not an RFC 3339 time, e.g. 2026-11-26T08:00:00Z (write a + offset as %%2B)", v)
+		}
+		f.Since = t
+	}
+	if v := vals["limit"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxHistoryLimit {
+			return f, errorf(http.StatusBadRequest, CodeBadRequest, "limit %q is not a whole number from 1 to %d", v, MaxHistoryLimit)
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+// history answers GET /api/history?workflow=&action=&since=&limit=: the reconcile history, newest first.
+func (s *server) history(w http.ResponseWriter, r *http.Request) {
+	f, err := historyFilter(r)
+	if err != nil {
+		s.handle(w, r, err)
+		return
+	}
+	events, err := s.opts.Store.History(r.Context(), f)
+	if err != nil {
+		s.storeError(w, r, err)
+		return
+	}
+	if events == nil {
+		events = []store.Event{}
+	}
+	writeJSON(w, http.StatusOK, History{Region: s.opts.Region, Events: events})
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
