@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/maestro-conductor/maestro/gitrepo"
+	"github.com/maestro-conductor/maestro/internal/gittest"
 )
 
 // TestClone clones a bare remote with branches and tags into a new bare repository over file:// and git daemon,
@@ -28,7 +29,8 @@ func TestClone(t *testing.T) {
 			r.git("push", "-q", "file://"+bare, "main", "dev", "refs/tags/etl/v1.0.0")
 			url := "file://" + bare
 			if transport == "git-daemon" {
-				url = startGitDaemon(t, filepath.Dir(bare)) + "/remote.git"
+				url, _ = gittest.Daemon(t, filepath.Dir(bare), gittest.DaemonOptions{ReceivePack: true})
+				url += "/remote.git"
 			}
 			specs := append([]string{"+refs/heads/*:refs/heads/*"}, gitrepo.PromotionRefSpecs()...)
 

@@ -4,19 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/maestro-conductor/maestro/gitrepo"
+	"github.com/maestro-conductor/maestro/internal/gittest"
 	"github.com/maestro-conductor/maestro/sshsig"
 )
 
@@ -27,59 +23,6 @@ func bareRepo(t *testing.T, name string) string {
 	base := t.TempDir()
 	gitIn(t, base, "init", "-q", "--bare", "--initial-branch=main", name)
 	return filepath.Join(base, name)
-}
-
-// startGitDaemon serves the repositories under base with git daemon on a free loopback port, push enabled, until
-// the test ends, and returns the git:// URL of base.
-func startGitDaemon(t *testing.T, base string) string {
-	t.Helper()
-	requireTool(t, "git")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	// Run git-daemon itself rather than "git daemon", which would run it as a child of its own: killed, that child
-	// would outlive the test.
-	daemon := filepath.Join(gitIn(t, base, "--exec-path"), "git-daemon")
-	cmd := exec.Command(daemon, "--reuseaddr", "--base-path="+base, "--export-all", "--enable=receive-pack",
-		"--listen=127.0.0.1", fmt.Sprintf("--port=%d", port), base)
-	cmd.Env = gitEnv(baseTime)
-	// git-daemon forks a process per connection: a group, so that none survives the test.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = 5 * time.Second
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		// The daemon first, so that it is reaped here and reaps its connections; then anything left in the group.
-		cmd.Process.Signal(syscall.SIGTERM)
-		<-done
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case err := <-done:
-			t.Fatalf("git daemon exited: %v\n%s", err, stderr.String())
-		default:
-		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return "git://" + addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("git daemon did not listen on %s: %v\n%s", addr, err, stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // wantRejected checks that err is a *gitrepo.RejectedError for exactly the given ref, with a reason containing
@@ -121,7 +64,8 @@ func TestPushFetch(t *testing.T) {
 			bare := bareRepo(t, "remote.git")
 			url, remote := "file://"+bare, "file://"+bare
 			if transport == "git-daemon" {
-				url = startGitDaemon(t, filepath.Dir(bare)) + "/remote.git"
+				url, _ = gittest.Daemon(t, filepath.Dir(bare), gittest.DaemonOptions{ReceivePack: true})
+				url += "/remote.git"
 				// Push by the name of a configured remote.
 				s.git("remote", "add", "origin", url)
 				remote = "origin"

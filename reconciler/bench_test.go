@@ -17,6 +17,7 @@ import (
 	"github.com/maestro-conductor/maestro/attest"
 	"github.com/maestro-conductor/maestro/digest"
 	"github.com/maestro-conductor/maestro/gitrepo"
+	"github.com/maestro-conductor/maestro/internal/gittest"
 	"github.com/maestro-conductor/maestro/promote"
 	"github.com/maestro-conductor/maestro/reconciler"
 	"github.com/maestro-conductor/maestro/sshsig"
@@ -133,7 +134,7 @@ func buildBenchRepo(tb testing.TB, n int) *fixture {
 		}
 	}
 	f.promotions(jobs)
-	git(tb, f.work, "push", "-q", "file://"+f.bare, "refs/tags/*:refs/tags/*", "refs/notes/*:refs/notes/*")
+	gittest.Run(tb, f.work, "push", "-q", "file://"+f.bare, "refs/tags/*:refs/tags/*", "refs/notes/*:refs/notes/*")
 	return f
 }
 

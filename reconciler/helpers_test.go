@@ -7,54 +7,21 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/maestro-conductor/maestro/attest"
 	"github.com/maestro-conductor/maestro/attest/tlog"
 	"github.com/maestro-conductor/maestro/gitrepo"
+	"github.com/maestro-conductor/maestro/internal/gittest"
 	"github.com/maestro-conductor/maestro/promote"
 	"github.com/maestro-conductor/maestro/reconciler"
 	"github.com/maestro-conductor/maestro/runtime/store"
 )
-
-// gitEnv isolates the git CLI from the user's and the system's configuration.
-func gitEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GIT_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-}
-
-func git(tb testing.TB, dir string, args ...string) string {
-	tb.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = gitEnv()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func requireGit(tb testing.TB) {
-	tb.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		tb.Fatalf("git is required by this test (package git): %v", err)
-	}
-}
 
 func newKey(tb testing.TB) *ecdsa.PrivateKey {
 	tb.Helper()
@@ -107,14 +74,14 @@ type fixture struct {
 
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
-	requireGit(tb)
+	gittest.Require(tb)
 	base := tb.TempDir()
 	f := &fixture{tb: tb, work: filepath.Join(base, "work"), bare: filepath.Join(base, "srv", "remote.git"), key: newKey(tb)}
 	if err := os.MkdirAll(f.work, 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	git(tb, base, "init", "-q", "--bare", "-b", "main", f.bare)
-	git(tb, f.work, "init", "-q", "-b", "main")
+	gittest.Run(tb, base, "init", "-q", "--bare", "-b", "main", f.bare)
+	gittest.Run(tb, f.work, "init", "-q", "-b", "main")
 	f.url = "file://" + f.bare
 	ctx := context.Background()
 	l, err := tlog.OpenEmbedded(ctx, filepath.Join(base, "log"), tlog.EmbeddedOptions{})
@@ -142,10 +109,10 @@ func (f *fixture) commit(files map[string]string) string {
 			f.tb.Fatal(err)
 		}
 	}
-	git(f.tb, f.work, "add", "-A")
-	git(f.tb, f.work, "commit", "-q", "-m", "change workflows")
-	git(f.tb, f.work, "push", "-q", "file://"+f.bare, "main")
-	return git(f.tb, f.work, "rev-parse", "HEAD")
+	gittest.Run(f.tb, f.work, "add", "-A")
+	gittest.Run(f.tb, f.work, "commit", "-q", "-m", "change workflows")
+	gittest.Run(f.tb, f.work, "push", "-q", "file://"+f.bare, "main")
+	return gittest.Run(f.tb, f.work, "rev-parse", "HEAD")
 }
 
 // promote promotes workflow at HEAD as version, signed by the fixture's key, and pushes tag and notes.
@@ -173,7 +140,7 @@ func (f *fixture) policy() promote.Policy {
 // returned function stops the daemon.
 func (f *fixture) serve() (stop func()) {
 	f.tb.Helper()
-	url, stop := startGitDaemon(f.tb, filepath.Dir(f.bare))
+	url, stop := gittest.Daemon(f.tb, filepath.Dir(f.bare), gittest.DaemonOptions{})
 	f.url = url + "/" + filepath.Base(f.bare)
 	return stop
 }
@@ -217,60 +184,6 @@ func (w *testWriter) Write(p []byte) (int, error) {
 		w.tb.Log(strings.TrimSuffix(string(p), "\n"))
 	}
 	return len(p), nil
-}
-
-// startGitDaemon serves the repositories under base with git daemon on a free loopback port and returns the
-// git:// URL of base and a function that stops the daemon (also called when the test ends).
-func startGitDaemon(tb testing.TB, base string) (string, func()) {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	// git-daemon itself rather than "git daemon", whose child would outlive a kill.
-	daemon := filepath.Join(git(tb, base, "--exec-path"), "git-daemon")
-	cmd := exec.Command(daemon, "--reuseaddr", "--base-path="+base, "--export-all",
-		"--listen=127.0.0.1", fmt.Sprintf("--port=%d", port), base)
-	cmd.Env = gitEnv()
-	// git-daemon forks a process per connection: a group, so that none survives.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = 5 * time.Second
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			<-done
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		})
-	}
-	tb.Cleanup(stop)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case err := <-done:
-			tb.Fatalf("git daemon exited: %v\n%s", err, stderr.String())
-		default:
-		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return "git://" + addr, stop
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("git daemon did not listen on %s: %v\n%s", addr, err, stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // waitFor polls cond every 10ms until it holds or timeout passes, and returns how long it took.

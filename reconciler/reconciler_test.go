@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/maestro-conductor/maestro/digest"
+	"github.com/maestro-conductor/maestro/internal/gittest"
 	"github.com/maestro-conductor/maestro/promote"
 	"github.com/maestro-conductor/maestro/reconciler"
 	"github.com/maestro-conductor/maestro/runtime/store"
@@ -237,8 +238,8 @@ func TestRefusesMovedTag(t *testing.T) {
 	reconcileOnce(t, r)
 
 	// Someone with the key and an empty first-seen index recreates the tag on another commit.
-	git(t, f.bare, "tag", "-d", "etl/v1.0.0")
-	git(t, f.work, "tag", "-d", "etl/v1.0.0")
+	gittest.Run(t, f.bare, "tag", "-d", "etl/v1.0.0")
+	gittest.Run(t, f.work, "tag", "-d", "etl/v1.0.0")
 	f.commit(map[string]string{"etl": workflowYAML("etl", 2)})
 	elsewhere := newStore(t)
 	second := f.promoteWith("etl", "1.0.0", f.key, elsewhere)
