@@ -22,7 +22,7 @@ func fastParse(src string) (root *ynode, ok bool) {
 			return nil, false
 		}
 	}
-	p := &fastParser{src: src}
+	p := &fastParser{src: src, anchors: map[string]*ynode{}}
 	if !p.splitLines() || len(p.lines) == 0 {
 		return nil, false
 	}
@@ -104,6 +104,8 @@ type fastParser struct {
 	// stack holds the children of the collections being read; each takes its own when it ends, in one
 	// allocation of the right size.
 	stack []*ynode
+	// anchors are the nodes named so far ("&name"), for aliases ("*name") to point at.
+	anchors map[string]*ynode
 }
 
 func (p *fastParser) collect(n *ynode, base int) {
@@ -239,6 +241,9 @@ func (p *fastParser) key(l *fastLine) *ynode {
 	if l.off >= l.end || src[l.off] != ':' {
 		bail()
 	}
+	if l.off-(int(k.Column)-1+l.start) > maxSimpleKey {
+		bail() // YAML caps implicit keys at 1024 characters; yaml.v3 reports the error
+	}
 	l.off++
 	if l.off < l.end && src[l.off] != ' ' {
 		bail()
@@ -253,6 +258,22 @@ func (p *fastParser) value(l *fastLine, indent int, inMapping bool) *ynode {
 	for off < l.end && src[off] == ' ' {
 		off++
 	}
+	// An anchor ("&name") names the value that follows it; the node then starts where the anchor does.
+	anchor, anchorLine, anchorCol := "", l.num, 0
+	if off < l.end && src[off] == '&' {
+		anchorCol = off - l.start + 1
+		anchor, off = p.anchorName(l, off+1)
+		for off < l.end && src[off] == ' ' {
+			off++
+		}
+	}
+	named := func(n *ynode) *ynode {
+		if anchor != "" {
+			n.Line, n.Column = int32(anchorLine), int32(anchorCol)
+			p.anchors[anchor] = n
+		}
+		return n
+	}
 	if off == l.end || src[off] == '#' {
 		// The value is a block on the following lines.
 		p.i++
@@ -261,9 +282,9 @@ func (p *fastParser) value(l *fastLine, indent int, inMapping bool) *ynode {
 			bail() // an empty value: a null whose position yaml.v3 derives otherwise
 		}
 		if next.indent == indent {
-			return p.sequence(indent) // "key:" followed by "- item" at the key's own indent
+			return named(p.sequence(indent)) // "key:" followed by "- item" at the key's own indent
 		}
-		return p.block(next.indent)
+		return named(p.block(next.indent))
 	}
 	col := off - l.start + 1
 	var n *ynode
@@ -273,6 +294,11 @@ func (p *fastParser) value(l *fastLine, indent int, inMapping bool) *ynode {
 		n, end = p.flow(l, off)
 	case '"', '\'':
 		n, end = p.quoted(l, off)
+	case '*':
+		if anchor != "" {
+			bail() // an anchor on an alias is an error for yaml.v3 to report
+		}
+		n, end = p.alias(l, off)
 	default:
 		if !plainStart(src, off, l.end) {
 			bail()
@@ -296,7 +322,40 @@ func (p *fastParser) value(l *fastLine, indent int, inMapping bool) *ynode {
 		// A more indented line after a complete value continues a multi-line scalar (or is an error).
 		bail()
 	}
-	return n
+	return named(n)
+}
+
+// maxSimpleKey is the longest implicit key the fast path takes, a little under YAML's 1,024-character cap.
+const maxSimpleKey = 1000
+
+// anchorName reads an anchor or alias name starting at off: letters, digits, '-' and '_', as yaml.v3 scans them,
+// ended by a space, the end of the line or a flow indicator.
+func (p *fastParser) anchorName(l *fastLine, off int) (string, int) {
+	src := p.src
+	end := off
+	for end < l.end {
+		c := src[end]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			break
+		}
+		end++
+	}
+	if end == off || (end < l.end && src[end] != ' ' && src[end] != ',' && src[end] != ']' && src[end] != '}') {
+		bail()
+	}
+	return src[off:end], end
+}
+
+// alias reads "*name" at off; the anchor must have been defined before, or yaml.v3 reports the error.
+func (p *fastParser) alias(l *fastLine, off int) (*ynode, int) {
+	name, end := p.anchorName(l, off+1)
+	target, ok := p.anchors[name]
+	if !ok {
+		bail()
+	}
+	n := p.node(yaml.AliasNode, "", name, l.num, off-l.start+1)
+	n.Alias = target
+	return n, end
 }
 
 // endOfLine checks that only spaces and a comment follow offset end on the line.
@@ -349,6 +408,8 @@ func (p *fastParser) sequence(indent int) *ynode {
 // isCompactMapping reports whether the text from off starts a "key: value" entry.
 func isCompactMapping(src string, off, end int) bool {
 	switch src[off] {
+	case '&', '*':
+		return false // an anchor or alias: the value path reads it (and gives up on an anchored mapping)
 	case '"', '\'', '{', '[':
 		if src[off] == '"' || src[off] == '\'' {
 			// A quoted key followed by ':'.
@@ -472,6 +533,9 @@ func (p *fastParser) flow(l *fastLine, off int) (*ynode, int) {
 			if j >= l.end || src[j] != ':' {
 				bail() // a key without a value
 			}
+			if j-(int(item.Column)-1+l.start) > maxSimpleKey {
+				bail()
+			}
 			j = skipSpaces(src, j+1, l.end)
 			var v *ynode
 			v, j = p.flowItem(l, j, true)
@@ -511,11 +575,24 @@ func (p *fastParser) flowItem(l *fastLine, j int, isValue bool) (*ynode, int) {
 		bail()
 	}
 	switch c := src[j]; c {
+	case '&':
+		col := j - l.start + 1
+		name, k := p.anchorName(l, j+1)
+		k = skipSpaces(src, k, l.end)
+		if k < l.end && src[k] == '*' {
+			bail()
+		}
+		n, end := p.flowItem(l, k, isValue)
+		n.Line, n.Column = int32(l.num), int32(col)
+		p.anchors[name] = n
+		return n, end
+	case '*':
+		return p.alias(l, j)
 	case '{', '[':
 		return p.flow(l, j)
 	case '"', '\'':
 		return p.quoted(l, j)
-	case ',', ']', '}', '#', '&', '*', '!', '|', '>', '%', '@', '`', '?', ':', '-':
+	case ',', ']', '}', '#', '!', '|', '>', '%', '@', '`', '?', ':', '-':
 		if c == '-' && j+1 < l.end && src[j+1] != ' ' && src[j+1] != ',' && src[j+1] != ']' && src[j+1] != '}' {
 			break
 		}

@@ -74,6 +74,9 @@ func TestFastParseMatchesYAMLv3(t *testing.T) {
 		"a:\n  b:\n    c:\n      - d\n      - e\n  f: g\n",
 		"- a\n- b\n",
 		"a: 0b101\n",
+		"a: &x b\nc: *x\n",
+		"a: &x val\nb: *x\nc: &m\n  k: v\nd:\n  <<: *m\n  z: 1\ne: [&y q, *y]\nf: {g: *x, h: &w {i: j}}\n",
+		"t:\n  - &t1 {package: 'r/a:1', retries: 2}\n  - *t1\n  - {<<: *t1, retries: 3}\n",
 		"t: 20m\nu: 1h30m\nv: 1.5\nw: 0x1F\nx: 2024-01-01\ny: 2025-W14\nz: 1_000\nq: 0777\nr: -3\ns: +.5\nt2: 1e3\nt3: 08\n",
 		"a: .5\nb: .x\nc: 1.2.3\nd: 99999999999999999999\n",
 		"a: b:c\nd: e#f\n",
@@ -84,7 +87,7 @@ func TestFastParseMatchesYAMLv3(t *testing.T) {
 		}
 	}
 	rejected := []string{
-		"a: &x b\nc: *x\n", "a: |\n  text\n", "a: b\n---\nc: d\n", "a: !!str b\n", "a:\tb\n",
+		"a: |\n  text\n", "a: *nope\n", "d: &s\n- 1\n- *s\n", "a: &x *y\n", "- &a k: v\n", "a: [*x]\n", "a: b\n---\nc: d\n", "a: !!str b\n", "a:\tb\n",
 		"a: -\n", "a: b\n  c\n", "a: [b,\n  c]\n", "a: 'b\n  c'\n",
 		"a: b: c\n", "a:\n", "? a\n: b\n", "a: café\n", "a: b\r\n", "a: [b,]\n", "{a: b}\n", "a: \"\\x41\"\n",
 		"  a: b\n", "a: b\n c: d\n",
