@@ -4,18 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"golang.org/x/mod/semver"
+
+	"github.com/maestro-conductor/maestro/workflow"
 )
 
-// workflowNameRE is the workflow name contract (DESIGN §2, metadata.name): a tag whose prefix does not match it
-// cannot promote a workflow.
-var workflowNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+// validWorkflowName is the workflow name contract (DESIGN §2, metadata.name): a tag whose prefix breaks it cannot
+// promote a workflow. (A variable, because ParseTagName's result named workflow shadows the package.)
+var validWorkflowName = workflow.ValidName
 
 // maxTagDepth bounds how many tag objects a tag may chain through before it reaches a commit.
 const maxTagDepth = 16
@@ -50,7 +51,7 @@ func TagName(workflow, version string) string {
 // with optional pre-release and build parts (the shorthands "v1" and "v1.2" are not accepted).
 func ParseTagName(tag string) (workflow, version string, ok bool) {
 	workflow, version, found := strings.Cut(tag, "/")
-	if !found || !workflowNameRE.MatchString(workflow) || !IsVersion(version) {
+	if !found || !validWorkflowName(workflow) || !IsVersion(version) {
 		return "", "", false
 	}
 	return workflow, version, true

@@ -1,10 +1,8 @@
 package tlog_test
 
 import (
-	"bytes"
 	"context"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,23 +18,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	testtools.Cleanup() // the rekor-tiles server (testtools.StartRekor) built for this binary
 	os.Exit(code)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.Buffer.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.Buffer.String()
 }
 
 func testContext(t *testing.T) context.Context {

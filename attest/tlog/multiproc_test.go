@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/maestro-conductor/maestro/attest/tlog"
+	"github.com/maestro-conductor/maestro/internal/testtools"
 )
 
 // Child processes: the test binary re-executed with these variables set.
@@ -174,11 +175,11 @@ func runChildren(t *testing.T, role string, names []string, env func(name string
 	type child struct {
 		name string
 		cmd  *exec.Cmd
-		out  *syncBuffer
+		out  *testtools.SyncBuffer
 	}
 	var children []child
 	for _, name := range names {
-		out := &syncBuffer{}
+		out := &testtools.SyncBuffer{}
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), childRoleEnv+"="+role, childStartEnv+"="+start, childNameEnv+"="+name)
 		cmd.Env = append(cmd.Env, env(name)...)

@@ -41,7 +41,7 @@ type Rekor struct {
 
 	proc  *process
 	tiles *httptest.Server
-	out   *syncBuffer
+	out   *SyncBuffer
 	stop  sync.Once
 	err   error
 }
@@ -111,7 +111,7 @@ func NewRekor(dir string) (*Rekor, error) {
 			tiles.Close()
 			return nil, err
 		}
-		out := &syncBuffer{}
+		out := &SyncBuffer{}
 		cmd := exec.Command(bin, "serve",
 			"--hostname="+RekorOrigin,
 			"--storage-dir="+storage,
@@ -155,18 +155,19 @@ func (r *Rekor) Stop() error {
 	return r.err
 }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for a child process's output and a reader at once.
+type SyncBuffer struct {
 	mu sync.Mutex
 	bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.Buffer.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.Buffer.String()
