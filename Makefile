@@ -2,6 +2,7 @@
 SHELL := bash
 GO ?= go
 BIN := bin/maestro
+OPS_BIN := bin/maestro-ops
 TOOLS := $(GO) tool -modfile=tools/go.mod
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/maestro-conductor/maestro/internal/cli.Version=$(VERSION)
@@ -11,8 +12,9 @@ LDFLAGS := -X github.com/maestro-conductor/maestro/internal/cli.Version=$(VERSIO
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-build: ## build bin/maestro
+build: ## build bin/maestro and its companion bin/maestro-ops (promote, verify, keys, log, serve, status)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/maestro
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(OPS_BIN) ./cmd/maestro-ops
 
 test: ## run every test (what CI runs)
 	$(GO) vet ./...

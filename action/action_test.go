@@ -217,7 +217,7 @@ func TestActionFlags(t *testing.T) {
 		}
 		found = true
 		var out, errb bytes.Buffer
-		if code := cli.Main(context.Background(), []string{"ci", "github-comment", "--help"}, &out, &errb); code != 0 {
+		if code := cli.Main(context.Background(), []string{"ci", "github-comment", "--help"}, &out, &errb, nil); code != 0 {
 			t.Fatalf("maestro ci github-comment --help: exit %d: %s", code, errb.String())
 		}
 		for _, m := range flagRE.FindAllStringSubmatch(s.Run, -1) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo: the example repository as a real git repository with two commits, then maestro's view of it.
-# Runs on embedded defaults; needs only git and bin/maestro (make build).
+# Runs on embedded defaults; needs only git, bin/maestro and bin/maestro-ops (make build).
 set -euo pipefail
 top="$(cd "$(dirname "$0")/.." && pwd)"
 maestro="$top/bin/maestro"

@@ -1,5 +1,6 @@
 // Command maestro is GitOps for workflow definitions: it validates workflows, computes their graph digests and
-// semantic diffs. See `maestro --help`.
+// semantic diffs. Its promotion and region commands are run by the companion program maestro-ops (docs/adr/0009).
+// See `maestro --help`.
 package main
 
 import (
@@ -19,7 +20,7 @@ func main() {
 		debug.SetGCPercent(200)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr, nil)
 	stop()
 	os.Exit(code)
 }

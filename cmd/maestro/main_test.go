@@ -17,19 +17,25 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/maestro-conductor/maestro/internal/cli"
+	"github.com/maestro-conductor/maestro/internal/opscli"
 	"github.com/maestro-conductor/maestro/internal/testtools"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(cleanupAfter{m}, map[string]func(){
-		// As in main: SIGINT and SIGTERM cancel the context, so that `kill -INT` tests a graceful stop.
-		"maestro": func() {
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
-			stop()
-			os.Exit(code)
-		},
+		"maestro": func() { runMain(nil) },
+		// maestro runs maestro-ops for promote, verify, keys, log, serve and status: found on PATH in the scripts.
+		"maestro-ops": func() { runMain(opscli.Ops()) },
 	})
+}
+
+// runMain is main of maestro (ops nil) or maestro-ops. As in main, SIGINT and SIGTERM cancel the context, so that
+// `kill -INT` tests a graceful stop.
+func runMain(ops *cli.Ops) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr, ops)
+	stop()
+	os.Exit(code)
 }
 
 // cleanupAfter removes the programs testtools built (cosign, rekor-server) once the tests have run: testscript.Main
@@ -89,6 +95,8 @@ func TestScript(t *testing.T) {
 			"rekor-server": cmdRekorServer,
 			"cosign":       cmdCosign,
 			"capture":      cmdCapture,
+			// lonely DIR copies maestro alone into DIR, for running it where maestro-ops is not installed.
+			"lonely": cmdLonely,
 			// freeport and http: serve.txtar's listen address and HTTP requests (serve_test.go).
 			"freeport": cmdFreePort,
 			"http":     cmdHTTP,
@@ -184,4 +192,32 @@ func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("capture: no match for %q in %s", args[1], args[2])
 	}
 	ts.Setenv(args[0], m[1])
+}
+
+// cmdLonely DIR copies the maestro on the script's PATH into DIR, with no maestro-ops beside it. It is a copy, not
+// a link: maestro looks for maestro-ops beside its own file, links resolved.
+func cmdLonely(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: lonely DIR")
+	}
+	var src string
+	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
+		if p := filepath.Join(dir, "maestro"); fileExists(p) {
+			src = p
+			break
+		}
+	}
+	if src == "" {
+		ts.Fatalf("no maestro on PATH")
+	}
+	data, err := os.ReadFile(src)
+	ts.Check(err)
+	dir := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(dir, 0o755))
+	ts.Check(os.WriteFile(filepath.Join(dir, "maestro"), data, 0o755))
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/maestro-conductor/maestro/workflow"
 )
 
-func newCICmd(g *globalOptions) *cobra.Command {
+func newCICmd(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ci",
 		Short: "Report diffs in continuous integration (GitHub Actions)",
@@ -50,7 +50,7 @@ func GitHubCommentOutputs() []string {
 const summaryMaxBytes = 1<<20 - 4096
 
 type ghCommentOptions struct {
-	source      sourceOptions
+	source      SourceOptions
 	Base        string
 	Head        string
 	FailOn      string
@@ -66,7 +66,7 @@ type ghCommentOptions struct {
 	MaxTasks    int
 }
 
-func newGitHubCommentCmd(g *globalOptions) *cobra.Command {
+func newGitHubCommentCmd(g *Globals) *cobra.Command {
 	o := &ghCommentOptions{}
 	cmd := &cobra.Command{
 		Use:   "github-comment [--base REF] [--head REF]",
@@ -97,7 +97,7 @@ unknown ref, an API error other than a refused write).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runGitHubComment(cmd, g, o) },
 	}
-	o.source.addFlags(cmd)
+	o.source.AddFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.Base, "base", "", "git ref of the pull request's base (default: the event's pull_request.base.sha)")
 	f.StringVar(&o.Head, "head", "HEAD", "git ref of the pull request's head; empty for the working tree")
@@ -137,7 +137,7 @@ func readActionsEnv(tokenEnv string) actionsEnv {
 	}
 }
 
-func runGitHubComment(cmd *cobra.Command, g *globalOptions, o *ghCommentOptions) error {
+func runGitHubComment(cmd *cobra.Command, g *Globals, o *ghCommentOptions) error {
 	if err := checkFailOn(o.FailOn); err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ func runGitHubComment(cmd *cobra.Command, g *globalOptions, o *ghCommentOptions)
 
 	// The log gets the text form; everything after this point reports, and a reporting failure is trouble only
 	// once everything else has been written.
-	if err := diff.WriteText(g.stdout, res, diff.TextOptions{}); err != nil {
+	if err := diff.WriteText(g.Stdout, res, diff.TextOptions{}); err != nil {
 		return err
 	}
 	report, err := writeReport(o.Report, env, res)
@@ -211,7 +211,7 @@ func runGitHubComment(cmd *cobra.Command, g *globalOptions, o *ghCommentOptions)
 			troubles = append(troubles, fmt.Errorf("job summary: %w", err))
 		}
 	} else {
-		g.logger.Info("no job summary: GITHUB_STEP_SUMMARY is not set and --summary-file is not given")
+		g.Logger.Info("no job summary: GITHUB_STEP_SUMMARY is not set and --summary-file is not given")
 	}
 
 	var commentURL string
@@ -240,21 +240,21 @@ func runGitHubComment(cmd *cobra.Command, g *globalOptions, o *ghCommentOptions)
 	}
 
 	if len(troubles) > 0 {
-		return &exitError{code: ExitTrouble, err: errors.Join(troubles...)}
+		return &ExitError{Code: ExitTrouble, Err: errors.Join(troubles...)}
 	}
 	return failOnExit(o.FailOn, res)
 }
 
 // comment keeps the pull request's comment up to date and returns its address. A refused write is not an error:
 // it is logged, and the job summary carries the report.
-func (o *ghCommentOptions) comment(ctx context.Context, g *globalOptions, env actionsEnv, pr ghcomment.PullRequest,
+func (o *ghCommentOptions) comment(ctx context.Context, g *Globals, env actionsEnv, pr ghcomment.PullRequest,
 	res diff.Result, title string, extra func(diff.Workflow) string) (string, error) {
 	warn := func(msg string) {
 		if env.inActions {
 			// A workflow command's message escapes %, CR and LF (GitHub's toolkit does the same).
-			fmt.Fprintf(g.stdout, "::warning title=maestro::%s\n", strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(msg))
+			fmt.Fprintf(g.Stdout, "::warning title=maestro::%s\n", strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(msg))
 		}
-		g.logger.Warn(msg)
+		g.Logger.Warn(msg)
 	}
 	switch {
 	case o.Repository == "" || o.PR == 0:
@@ -267,7 +267,7 @@ func (o *ghCommentOptions) comment(ctx context.Context, g *globalOptions, env ac
 		warn(fmt.Sprintf("not commenting: the pull request comes from the fork %s, and a pull_request run from a fork gets a read-only token; the report is in the job summary", pr.HeadRepo))
 		return "", nil
 	}
-	client, err := ghcomment.New(ghcomment.Options{BaseURL: env.apiURL, Token: env.token, Logger: g.logger, UserAgent: "maestro/" + version()})
+	client, err := ghcomment.New(ghcomment.Options{BaseURL: env.apiURL, Token: env.token, Logger: g.Logger, UserAgent: "maestro/" + version()})
 	if err != nil {
 		return "", err
 	}
@@ -288,7 +288,7 @@ func (o *ghCommentOptions) comment(ctx context.Context, g *globalOptions, env ac
 	case err != nil:
 		return "", err
 	}
-	g.logger.Info("pull-request comment "+string(action), ghcomment.LogKeyComment, commentID(cm), ghcomment.LogKeyURL, commentURL(cm))
+	g.Logger.Info("pull-request comment "+string(action), ghcomment.LogKeyComment, commentID(cm), ghcomment.LogKeyURL, commentURL(cm))
 	return commentURL(cm), nil
 }
 

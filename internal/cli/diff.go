@@ -14,7 +14,7 @@ import (
 )
 
 type diffOptions struct {
-	source   sourceOptions
+	source   SourceOptions
 	From     string
 	To       string
 	Workflow string
@@ -25,7 +25,7 @@ type diffOptions struct {
 	Paths    []string
 }
 
-func newDiffCmd(g *globalOptions) *cobra.Command {
+func newDiffCmd(g *Globals) *cobra.Command {
 	o := &diffOptions{}
 	cmd := &cobra.Command{
 		Use:   "diff [FILE_A FILE_B] | --from REF [--to REF] | -w NAME -t VERSION",
@@ -50,7 +50,7 @@ breaking; with --fail-on never: always 0), 2 on trouble (bad input, unknown ref)
 			return runDiff(cmd, g, o)
 		},
 	}
-	o.source.addFlags(cmd)
+	o.source.AddFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.From, "from", "", "git ref of the old version")
 	f.StringVar(&o.To, "to", "", "git ref of the new version (default: the working tree)")
@@ -62,7 +62,7 @@ breaking; with --fail-on never: always 0), 2 on trouble (bad input, unknown ref)
 	return cmd
 }
 
-func runDiff(cmd *cobra.Command, g *globalOptions, o *diffOptions) error {
+func runDiff(cmd *cobra.Command, g *Globals, o *diffOptions) error {
 	switch o.Output {
 	case "text", "json", "markdown":
 	default:
@@ -119,11 +119,11 @@ func runDiff(cmd *cobra.Command, g *globalOptions, o *diffOptions) error {
 	}
 	switch o.Output {
 	case "json":
-		err = diff.WriteJSON(g.stdout, res)
+		err = diff.WriteJSON(g.Stdout, res)
 	case "markdown":
-		_, err = fmt.Fprint(g.stdout, diff.Markdown(res, diff.MarkdownOptions{}))
+		_, err = fmt.Fprint(g.Stdout, diff.Markdown(res, diff.MarkdownOptions{}))
 	default:
-		err = diff.WriteText(g.stdout, res, diff.TextOptions{Color: useColor(o.Color, g)})
+		err = diff.WriteText(g.Stdout, res, diff.TextOptions{Color: useColor(o.Color, g)})
 	}
 	if err != nil {
 		return err
@@ -151,7 +151,7 @@ func failOnExit(failOn string, res diff.Result) error {
 		failed = res.Has(diff.Breaking)
 	}
 	if failed {
-		return &exitError{code: ExitChanges}
+		return &ExitError{Code: ExitChanges}
 	}
 	return nil
 }
@@ -193,7 +193,7 @@ func namesOf(s *workflow.Set) string {
 	return strings.Join(s.Names(), ", ")
 }
 
-func useColor(mode string, g *globalOptions) bool {
+func useColor(mode string, g *Globals) bool {
 	switch mode {
 	case "always":
 		return true
@@ -203,11 +203,11 @@ func useColor(mode string, g *globalOptions) bool {
 	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
 		return false
 	}
-	return isTerminal(g.stdout)
+	return IsTerminal(g.Stdout)
 }
 
 // loadSet loads workflows from paths when given, else from a ref or the working tree.
-func loadSet(cmd *cobra.Command, src *sourceOptions, paths []string, ref string) (*workflow.Set, error) {
+func loadSet(cmd *cobra.Command, src *SourceOptions, paths []string, ref string) (*workflow.Set, error) {
 	if len(paths) > 0 {
 		return src.loadPaths(paths)
 	}

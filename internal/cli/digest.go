@@ -9,14 +9,14 @@ import (
 )
 
 type digestOptions struct {
-	source   sourceOptions
+	source   SourceOptions
 	Workflow string
 	Ref      string
 	Output   string
 	Paths    []string
 }
 
-func newDigestCmd(g *globalOptions) *cobra.Command {
+func newDigestCmd(g *Globals) *cobra.Command {
 	o := &digestOptions{}
 	cmd := &cobra.Command{
 		Use:   "digest [PATH...]",
@@ -34,14 +34,14 @@ Without PATH it reads the repository's workflows directory in the working tree, 
 			return runDigest(cmd, g, o)
 		},
 	}
-	o.source.addFlags(cmd)
+	o.source.AddFlags(cmd)
 	cmd.Flags().StringVarP(&o.Workflow, "workflow", "w", "", "only this workflow")
 	cmd.Flags().StringVar(&o.Ref, "ref", "", "git ref to read instead of the working tree")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
 
-func runDigest(cmd *cobra.Command, g *globalOptions, o *digestOptions) error {
+func runDigest(cmd *cobra.Command, g *Globals, o *digestOptions) error {
 	if o.Output != "text" && o.Output != "json" {
 		return fmt.Errorf("--output %q: use text or json", o.Output)
 	}
@@ -70,12 +70,12 @@ func runDigest(cmd *cobra.Command, g *globalOptions, o *digestOptions) error {
 		sums = only
 	}
 	if o.Output == "json" {
-		enc := json.NewEncoder(g.stdout)
+		enc := json.NewEncoder(g.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(sums)
 	}
 	for _, s := range sums {
-		fmt.Fprintf(g.stdout, "%s  %s\n", s.Digest, s.Name)
+		fmt.Fprintf(g.Stdout, "%s  %s\n", s.Digest, s.Name)
 	}
 	return nil
 }

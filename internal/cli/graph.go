@@ -13,7 +13,7 @@ import (
 )
 
 type graphOptions struct {
-	source   sourceOptions
+	source   SourceOptions
 	Workflow string
 	Ref      string
 	DiffFrom string
@@ -21,7 +21,7 @@ type graphOptions struct {
 	Format   string
 }
 
-func newGraphCmd(g *globalOptions) *cobra.Command {
+func newGraphCmd(g *Globals) *cobra.Command {
 	o := &graphOptions{}
 	cmd := &cobra.Command{
 		Use:   "graph -w NAME [--ref REF] [--diff-from REF] [--format mermaid|dot]",
@@ -39,7 +39,7 @@ styling. This is the picture the GitHub Action puts in pull-request comments.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runGraph(cmd, g, o) },
 	}
-	o.source.addFlags(cmd)
+	o.source.AddFlags(cmd)
 	f := cmd.Flags()
 	f.StringVarP(&o.Workflow, "workflow", "w", "", "the workflow to draw (required)")
 	f.StringVar(&o.Ref, "ref", "", "git ref to draw instead of the working tree")
@@ -49,7 +49,7 @@ styling. This is the picture the GitHub Action puts in pull-request comments.`,
 	return cmd
 }
 
-func runGraph(cmd *cobra.Command, g *globalOptions, o *graphOptions) error {
+func runGraph(cmd *cobra.Command, g *Globals, o *graphOptions) error {
 	if o.Format != "mermaid" && o.Format != "dot" {
 		return fmt.Errorf("--format %q: use mermaid or dot", o.Format)
 	}
@@ -90,13 +90,13 @@ func runGraph(cmd *cobra.Command, g *globalOptions, o *graphOptions) error {
 			pic = graph.Affected(d)
 		}
 		if len(pic.Nodes) == 0 {
-			g.logger.Info("no task of the workflow changed; the picture is empty", "workflow", o.Workflow, "status", d.Status)
+			g.Logger.Info("no task of the workflow changed; the picture is empty", "workflow", o.Workflow, "status", d.Status)
 		}
 	}
 	out := pic.Mermaid()
 	if o.Format == "dot" {
 		out = pic.DOT()
 	}
-	_, err := io.WriteString(g.stdout, out)
+	_, err := io.WriteString(g.Stdout, out)
 	return err
 }

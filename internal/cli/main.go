@@ -12,9 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"k8s.io/klog/v2"
 
-	"github.com/maestro-conductor/maestro/promote"
 	"github.com/maestro-conductor/maestro/workflow"
 )
 
@@ -25,36 +23,38 @@ const (
 	ExitTrouble = 2 // bad input, unknown ref, any other error
 )
 
-// exitError carries an exit code up to Main. A nil err means the command already said everything it had to say.
-type exitError struct {
-	code int
-	err  error
+// ExitError carries an exit code up to Main. A nil Err means the command already said everything it had to say.
+type ExitError struct {
+	Code int
+	Err  error
 }
 
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit status %d", e.code)
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
 	}
-	return e.err.Error()
+	return e.Err.Error()
 }
 
-func (e *exitError) Unwrap() error { return e.err }
+func (e *ExitError) Unwrap() error { return e.Err }
 
-// globalOptions are the flags every command has.
-type globalOptions struct {
+// Globals are the flags and streams every command shares.
+type Globals struct {
 	LogFormat string
 	LogLevel  string
-	stdout    io.Writer
-	stderr    io.Writer
-	logger    *slog.Logger
+	Stdout    io.Writer
+	Stderr    io.Writer
+	// Logger is set up from the flags before any command runs.
+	Logger *slog.Logger
 }
 
-func (o *globalOptions) addFlags(cmd *cobra.Command) {
+func (o *Globals) addFlags(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&o.LogFormat, "log-format", "text", "diagnostics format on stderr: text or json")
 	cmd.PersistentFlags().StringVar(&o.LogLevel, "log-level", "warn", "least severe diagnostics to show: debug, info, warn or error")
 }
 
-func (o *globalOptions) setup() error {
+// Setup makes Logger from LogFormat and LogLevel.
+func (o *Globals) Setup() error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: use debug, info, warn or error", o.LogLevel)
@@ -62,46 +62,56 @@ func (o *globalOptions) setup() error {
 	hopts := &slog.HandlerOptions{Level: level}
 	switch o.LogFormat {
 	case "text":
-		o.logger = slog.New(slog.NewTextHandler(o.stderr, hopts))
+		o.Logger = slog.New(slog.NewTextHandler(o.Stderr, hopts))
 	case "json":
-		o.logger = slog.New(slog.NewJSONHandler(o.stderr, hopts))
+		o.Logger = slog.New(slog.NewJSONHandler(o.Stderr, hopts))
 	default:
 		return fmt.Errorf("--log-format %q: use text or json", o.LogFormat)
 	}
-	// The transparency log's storage library logs through klog; send that to the same place, at the same level.
-	klog.SetSlogLogger(o.logger)
 	return nil
 }
 
-// Main runs the maestro command line with args (without the program name) and returns the process exit code.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	g := &globalOptions{stdout: stdout, stderr: stderr}
-	root := newRootCmd(g)
+// Ops is what the maestro-ops binary adds to the command line: the promotion and region commands, which link the
+// signing, transparency-log and database stacks that the workflow commands do without (docs/adr/0009). Without
+// it, those commands are stubs that run maestro-ops with the same arguments.
+type Ops struct {
+	// Commands returns the real commands, one for each of OpsCommands, in that order.
+	Commands func(g *Globals) []*cobra.Command
+	// Setup runs once logging is set up, before any command.
+	Setup func(g *Globals)
+	// ExitCode maps errors that are verdicts (a refused promotion, a failed verification) to exit status 1.
+	ExitCode func(err error) (code int, ok bool)
+}
+
+// Main runs the maestro command line with args (without the program name) and returns the process exit code. ops
+// is nil in the maestro binary and the real commands in maestro-ops.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer, ops *Ops) int {
+	g := &Globals{Stdout: stdout, Stderr: stderr}
+	root := newRootCmd(g, args, ops)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	return exitCode(err, stderr)
+	return exitCode(err, stderr, ops)
 }
 
 // exitCode reports err on stderr and maps it to an exit code.
-func exitCode(err error, stderr io.Writer) int {
+func exitCode(err error, stderr io.Writer, ops *Ops) int {
 	if err == nil {
 		return ExitOK
 	}
-	var ee *exitError
+	var ee *ExitError
 	if errors.As(err, &ee) {
-		if ee.err != nil {
-			reportError(stderr, ee.err)
+		if ee.Err != nil {
+			reportError(stderr, ee.Err)
 		}
-		return ee.code
+		return ee.Code
 	}
 	reportError(stderr, err)
-	// A verdict — a promotion refused, a tag that fails verification — is exit status 1, like a difference.
-	var refusal *promote.Refusal
-	var verr *promote.VerificationError
-	if errors.As(err, &refusal) || errors.As(err, &verr) {
-		return ExitChanges
+	if ops != nil && ops.ExitCode != nil {
+		if code, ok := ops.ExitCode(err); ok {
+			return code
+		}
 	}
 	return ExitTrouble
 }
@@ -122,7 +132,7 @@ func reportError(w io.Writer, err error) {
 	fmt.Fprintf(w, "maestro: %s\n", strings.TrimSpace(msg))
 }
 
-func newRootCmd(g *globalOptions) *cobra.Command {
+func newRootCmd(g *Globals, args []string, ops *Ops) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "maestro",
 		Short: "GitOps for workflow definitions: validate, digest and diff workflow graphs",
@@ -139,20 +149,32 @@ check failed), 2 trouble.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return g.setup()
+			if err := g.Setup(); err != nil {
+				return err
+			}
+			if ops != nil && ops.Setup != nil {
+				ops.Setup(g)
+			}
+			return nil
 		},
 	}
 	g.addFlags(root)
-	root.AddCommand(newValidateCmd(g), newDigestCmd(g), newDiffCmd(g), newVersionCmd(g), newGraphCmd(g), newCICmd(g),
-		newKeysCmd(g), newPromoteCmd(g), newVerifyCmd(g), newLogCmd(g), newStatusCmd(g), newServeCmd(g))
+	root.AddGroup(&cobra.Group{ID: groupWorkflows, Title: "Workflow commands:"},
+		&cobra.Group{ID: groupOps, Title: "Promotion and region commands (maestro-ops):"})
+	for _, c := range []*cobra.Command{newValidateCmd(g), newDigestCmd(g), newDiffCmd(g), newGraphCmd(g), newCICmd(g)} {
+		c.GroupID = groupWorkflows
+		root.AddCommand(c)
+	}
+	root.AddCommand(newVersionCmd(g))
+	root.AddCommand(opsCommands(g, args, ops)...)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nRun '%s --help' for usage", err, cmd.CommandPath())
 	})
 	return root
 }
 
-// isTerminal reports whether w is a terminal, for colour and progress decisions.
-func isTerminal(w io.Writer) bool {
+// IsTerminal reports whether w is a terminal, for colour and progress decisions.
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

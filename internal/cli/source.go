@@ -14,28 +14,28 @@ import (
 	"github.com/maestro-conductor/maestro/workflow"
 )
 
-// sourceOptions say where workflows come from: files, a git ref, or the working tree.
-type sourceOptions struct {
+// SourceOptions say where workflows come from: files, a git ref, or the working tree.
+type SourceOptions struct {
 	Repo          string
 	Dir           string
 	MaxFileSize   int64
 	MaxAliasNodes int
 }
 
-func (o *sourceOptions) addFlags(cmd *cobra.Command) {
+func (o *SourceOptions) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.Repo, "repo", ".", "path inside the git repository that holds the workflows")
 	cmd.Flags().StringVar(&o.Dir, "workflows-dir", workflow.DefaultDir, "directory of workflow files, relative to the repository root")
 	cmd.Flags().Int64Var(&o.MaxFileSize, "max-file-size", workflow.DefaultLimits.MaxFileSize, "largest workflow file accepted, in bytes")
 	cmd.Flags().IntVar(&o.MaxAliasNodes, "max-alias-nodes", workflow.DefaultLimits.MaxAliasNodes, "most YAML nodes that aliases may expand to in one file")
 }
 
-func (o *sourceOptions) limits() workflow.Limits {
+func (o *SourceOptions) Limits() workflow.Limits {
 	return workflow.Limits{MaxFileSize: o.MaxFileSize, MaxAliasNodes: o.MaxAliasNodes}
 }
 
 // workTree returns the working tree to read workflows from: the root of the enclosing git repository, or the
 // --repo directory itself when it is not in one.
-func (o *sourceOptions) workTree() (fs.FS, string, error) {
+func (o *SourceOptions) workTree() (fs.FS, string, error) {
 	r, err := gitrepo.Open(o.Repo)
 	if err == nil {
 		return r.WorkTreeFS(), r.Root(), nil
@@ -54,13 +54,13 @@ func (o *sourceOptions) workTree() (fs.FS, string, error) {
 }
 
 // loadRef loads the workflows of a git ref, or of the working tree (uncommitted edits included) when ref is "".
-func (o *sourceOptions) loadRef(ctx context.Context, ref string) (*workflow.Set, error) {
+func (o *SourceOptions) loadRef(ctx context.Context, ref string) (*workflow.Set, error) {
 	if ref == "" {
 		fsys, _, err := o.workTree()
 		if err != nil {
 			return nil, err
 		}
-		return workflow.Load(fsys, o.Dir, o.limits())
+		return workflow.Load(fsys, o.Dir, o.Limits())
 	}
 	r, err := gitrepo.Open(o.Repo)
 	if err != nil {
@@ -70,7 +70,7 @@ func (o *sourceOptions) loadRef(ctx context.Context, ref string) (*workflow.Set,
 	if err != nil {
 		return nil, err
 	}
-	set, err := workflow.Load(fsys, o.Dir, o.limits())
+	set, err := workflow.Load(fsys, o.Dir, o.Limits())
 	if err != nil {
 		return nil, fmt.Errorf("at %s: %w", ref, err)
 	}
@@ -78,7 +78,7 @@ func (o *sourceOptions) loadRef(ctx context.Context, ref string) (*workflow.Set,
 }
 
 // loadPaths loads workflows from files and directories named on the command line.
-func (o *sourceOptions) loadPaths(paths []string) (*workflow.Set, error) {
+func (o *SourceOptions) loadPaths(paths []string) (*workflow.Set, error) {
 	var all []*workflow.Workflow
 	var errs workflow.ErrorList
 	add := func(err error, file string) {
@@ -100,7 +100,7 @@ func (o *sourceOptions) loadPaths(paths []string) (*workflow.Set, error) {
 			continue
 		}
 		if st.IsDir() {
-			set, err := workflow.Load(os.DirFS(p), ".", o.limits())
+			set, err := workflow.Load(os.DirFS(p), ".", o.Limits())
 			if err != nil {
 				add(prefixFiles(err, p), p)
 				continue
@@ -111,12 +111,12 @@ func (o *sourceOptions) loadPaths(paths []string) (*workflow.Set, error) {
 			continue
 		}
 		// A file named on the command line is read wherever its links lead: the person chose it.
-		data, err := workflow.ReadFile(openOnlyFS{os.DirFS(filepath.Dir(p))}, filepath.Base(p), o.limits().MaxFileSize)
+		data, err := workflow.ReadFile(openOnlyFS{os.DirFS(filepath.Dir(p))}, filepath.Base(p), o.Limits().MaxFileSize)
 		if err != nil {
 			add(prefixFiles(err, filepath.Dir(p)), p)
 			continue
 		}
-		ws, err := workflow.Parse(p, data, o.limits())
+		ws, err := workflow.Parse(p, data, o.Limits())
 		if err != nil {
 			add(err, p)
 			continue

@@ -12,13 +12,13 @@ import (
 )
 
 type validateOptions struct {
-	source sourceOptions
+	source SourceOptions
 	Ref    string
 	Output string
 	Paths  []string
 }
 
-func newValidateCmd(g *globalOptions) *cobra.Command {
+func newValidateCmd(g *Globals) *cobra.Command {
 	o := &validateOptions{}
 	cmd := &cobra.Command{
 		Use:   "validate [PATH...]",
@@ -36,7 +36,7 @@ Without PATH it checks every *.yaml and *.yml under the repository's workflows d
 			return runValidate(cmd, g, o)
 		},
 	}
-	o.source.addFlags(cmd)
+	o.source.AddFlags(cmd)
 	cmd.Flags().StringVar(&o.Ref, "ref", "", "git ref to read instead of the working tree")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	return cmd
@@ -63,7 +63,7 @@ type validationErrorJ struct {
 	Message string `json:"message"`
 }
 
-func runValidate(cmd *cobra.Command, g *globalOptions, o *validateOptions) error {
+func runValidate(cmd *cobra.Command, g *Globals, o *validateOptions) error {
 	if o.Output != "text" && o.Output != "json" {
 		return fmt.Errorf("--output %q: use text or json", o.Output)
 	}
@@ -98,23 +98,23 @@ func runValidate(cmd *cobra.Command, g *globalOptions, o *validateOptions) error
 		rep.Errors = append(rep.Errors, validationErrorJ{File: e.Pos.File, Line: e.Pos.Line, Column: e.Pos.Column, Field: e.Field, Message: e.Msg})
 	}
 	if o.Output == "json" {
-		enc := json.NewEncoder(g.stdout)
+		enc := json.NewEncoder(g.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
 			return err
 		}
 		if !rep.Valid {
-			return &exitError{code: ExitTrouble}
+			return &ExitError{Code: ExitTrouble}
 		}
 		return nil
 	}
 	if !rep.Valid {
-		return &exitError{code: ExitTrouble, err: list}
+		return &ExitError{Code: ExitTrouble, Err: list}
 	}
 	for _, w := range rep.Workflows {
-		fmt.Fprintf(g.stdout, "ok  %-24s %4d tasks  %s\n", w.Name, w.Tasks, w.File)
+		fmt.Fprintf(g.Stdout, "ok  %-24s %4d tasks  %s\n", w.Name, w.Tasks, w.File)
 	}
-	fmt.Fprintf(g.stdout, "%d workflows valid\n", len(rep.Workflows))
+	fmt.Fprintf(g.Stdout, "%d workflows valid\n", len(rep.Workflows))
 	return nil
 }
 

@@ -1,6 +1,8 @@
-package cli
+package opscli
 
 import (
+	"github.com/maestro-conductor/maestro/internal/cli"
+
 	"errors"
 	"fmt"
 	"os"
@@ -13,7 +15,7 @@ import (
 // passwordEnv names the variable that holds the password of cosign.key, as for the cosign CLI.
 const passwordEnv = "COSIGN_PASSWORD"
 
-func newKeysCmd(g *globalOptions) *cobra.Command {
+func newKeysCmd(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "Make and show promotion keys (cosign's key format)",
@@ -22,7 +24,7 @@ func newKeysCmd(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func newKeysGenerateCmd(g *globalOptions) *cobra.Command {
+func newKeysGenerateCmd(g *cli.Globals) *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
 		Use:   "generate --out DIR",
@@ -44,7 +46,7 @@ file permissions alone). Existing files are never overwritten.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "private key: %s\npublic key:  %s\n", priv, pub)
+			fmt.Fprintf(g.Stdout, "private key: %s\npublic key:  %s\n", priv, pub)
 			return nil
 		},
 	}
@@ -52,7 +54,7 @@ file permissions alone). Existing files are never overwritten.`,
 	return cmd
 }
 
-func newKeysAllowedSignersCmd(g *globalOptions) *cobra.Command {
+func newKeysAllowedSignersCmd(g *cli.Globals) *cobra.Command {
 	var pub, principal string
 	cmd := &cobra.Command{
 		Use:   "allowed-signers --pub cosign.pub --principal NAME",
@@ -72,7 +74,7 @@ func newKeysAllowedSignersCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintln(g.stdout, line)
+			_, err = fmt.Fprintln(g.Stdout, line)
 			return err
 		},
 	}

@@ -1,6 +1,8 @@
-package cli
+package opscli
 
 import (
+	"github.com/maestro-conductor/maestro/internal/cli"
+
 	"context"
 	"errors"
 	"fmt"
@@ -41,7 +43,7 @@ type logOptions struct {
 	IndexDir string
 }
 
-func (o *logOptions) addFlags(cmd *cobra.Command) {
+func (o *logOptions) AddFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.Dir, "log-dir", "", "directory of the embedded transparency log (default $MAESTRO_HOME/log)")
 	f.StringVar(&o.LogPub, "log-pub", "", "trusted checkpoint key of the embedded log (default: the log directory's log.pub)")
@@ -75,7 +77,7 @@ type remoteLog struct{ r *tlog.Remote }
 func (l remoteLog) Transparency() sign.Transparency { return l.r.Transparency() }
 func (l remoteLog) LogKey() attest.LogKey           { return attest.LogKey(l.r.LogKey()) }
 
-func (o *logOptions) open(ctx context.Context, g *globalOptions) (*openedLog, error) {
+func (o *logOptions) open(ctx context.Context, g *cli.Globals) (*openedLog, error) {
 	home, err := maestroHome()
 	if err != nil && (o.Dir == "" || o.IndexDir == "") {
 		return nil, err
@@ -117,7 +119,7 @@ func (o *logOptions) open(ctx context.Context, g *globalOptions) (*openedLog, er
 	}
 	// Lazy: reading takes no lock, and an append holds the log only while it runs, so the CLI, the regions
 	// and their promoters on one machine take turns appending.
-	e, err := tlog.OpenEmbeddedLazy(ctx, dir, tlog.EmbeddedOptions{Logger: g.logger})
+	e, err := tlog.OpenEmbeddedLazy(ctx, dir, tlog.EmbeddedOptions{Logger: g.Logger})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,8 @@
-package cli
+package opscli
 
 import (
+	"github.com/maestro-conductor/maestro/internal/cli"
+
 	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
@@ -15,7 +17,7 @@ import (
 )
 
 type verifyOptions struct {
-	source   sourceOptions
+	source   cli.SourceOptions
 	log      logOptions
 	Workflow string
 	Version  string
@@ -24,7 +26,7 @@ type verifyOptions struct {
 	Output   string
 }
 
-func newVerifyCmd(g *globalOptions) *cobra.Command {
+func newVerifyCmd(g *cli.Globals) *cobra.Command {
 	o := &verifyOptions{}
 	cmd := &cobra.Command{
 		Use:   "verify (-w NAME -t VERSION | --all) --pub cosign.pub",
@@ -47,8 +49,8 @@ tag verified, 1 a verification failed, 2 trouble.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runVerify(cmd, g, o) },
 	}
-	o.source.addFlags(cmd)
-	o.log.addFlags(cmd)
+	o.source.AddFlags(cmd)
+	o.log.AddFlags(cmd)
 	f := cmd.Flags()
 	f.StringVarP(&o.Workflow, "workflow", "w", "", "workflow of the tag to verify")
 	f.StringVarP(&o.Version, "tag", "t", "", "version of the tag to verify")
@@ -70,7 +72,7 @@ type verifyResult struct {
 	FirstSeen bool   `json:"firstSeen,omitempty"`
 }
 
-func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
+func runVerify(cmd *cobra.Command, g *cli.Globals, o *verifyOptions) error {
 	ctx := cmd.Context()
 	if o.Output != "text" && o.Output != "json" {
 		return fmt.Errorf("--output %q: use text or json", o.Output)
@@ -101,7 +103,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 		return err
 	}
 	defer l.close()
-	policy := promote.Policy{Trusted: keys, Logs: []attest.LogKey{l.key}, Index: l.index, Dir: o.source.Dir, Limits: o.source.limits()}
+	policy := promote.Policy{Trusted: keys, Logs: []attest.LogKey{l.key}, Index: l.index, Dir: o.source.Dir, Limits: o.source.Limits()}
 
 	var tags []string
 	if o.All {
@@ -116,8 +118,8 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 		tags = []string{gitrepo.TagName(o.Workflow, o.Version)}
 	}
 	progress := io.Discard
-	if o.All && o.Output == "text" && isTerminal(g.stderr) {
-		progress = g.stderr
+	if o.All && o.Output == "text" && cli.IsTerminal(g.Stderr) {
+		progress = g.Stderr
 	}
 	var results []verifyResult
 	failed := 0
@@ -145,7 +147,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 		fmt.Fprint(progress, "\r\x1b[K")
 	}
 	if o.Output == "json" {
-		enc := json.NewEncoder(g.stdout)
+		enc := json.NewEncoder(g.Stdout)
 		enc.SetIndent("", "  ")
 		if results == nil {
 			results = []verifyResult{}
@@ -156,17 +158,17 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 	} else {
 		for _, r := range results {
 			if r.Verified {
-				fmt.Fprintf(g.stdout, "verified  %s  %s  log index %d\n", r.Tag, r.Digest, *r.LogIndex)
+				fmt.Fprintf(g.Stdout, "verified  %s  %s  log index %d\n", r.Tag, r.Digest, *r.LogIndex)
 			} else {
-				fmt.Fprintf(g.stdout, "FAILED    %s  %s: %s\n", r.Tag, r.Check, r.Reason)
+				fmt.Fprintf(g.Stdout, "FAILED    %s  %s: %s\n", r.Tag, r.Check, r.Reason)
 			}
 		}
 		if o.All {
-			fmt.Fprintf(g.stdout, "%d of %d promotion tags verified\n", len(results)-failed, len(results))
+			fmt.Fprintf(g.Stdout, "%d of %d promotion tags verified\n", len(results)-failed, len(results))
 		}
 	}
 	if failed > 0 {
-		return &exitError{code: ExitChanges}
+		return &cli.ExitError{Code: cli.ExitChanges}
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
-package cli
+package opscli
 
 import (
+	"github.com/maestro-conductor/maestro/internal/cli"
+
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -12,7 +14,7 @@ import (
 	"github.com/maestro-conductor/maestro/promote"
 )
 
-func newLogCmd(g *globalOptions) *cobra.Command {
+func newLogCmd(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "log",
 		Short: "Show the transparency log promotions are recorded in",
@@ -21,7 +23,7 @@ func newLogCmd(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func newLogInfoCmd(g *globalOptions) *cobra.Command {
+func newLogInfoCmd(g *cli.Globals) *cobra.Command {
 	o := &logOptions{}
 	var output string
 	cmd := &cobra.Command{
@@ -50,20 +52,20 @@ func newLogInfoCmd(g *globalOptions) *cobra.Command {
 			}
 			info := map[string]any{"origin": l.key.Origin, "baseURL": l.key.BaseURL, "logID": fmt.Sprintf("%x", id), "size": size, "publicKey": string(pubPEM)}
 			if output == "json" {
-				enc := json.NewEncoder(g.stdout)
+				enc := json.NewEncoder(g.Stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(info)
 			}
-			fmt.Fprintf(g.stdout, "origin   %s\nlocation %s\nlog id   %x\nsize     %d entries\n%s", l.key.Origin, l.key.BaseURL, id, size, pubPEM)
+			fmt.Fprintf(g.Stdout, "origin   %s\nlocation %s\nlog id   %x\nsize     %d entries\n%s", l.key.Origin, l.key.BaseURL, id, size, pubPEM)
 			return nil
 		},
 	}
-	o.addFlags(cmd)
+	o.AddFlags(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
 
-func newLogTrustedRootCmd(g *globalOptions) *cobra.Command {
+func newLogTrustedRootCmd(g *cli.Globals) *cobra.Command {
 	o := &logOptions{}
 	cmd := &cobra.Command{
 		Use:   "trusted-root",
@@ -87,11 +89,11 @@ its checkpoint key, so that other tools verify maestro's promotion bundles offli
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(g.stdout, "%s\n", js)
+			_, err = fmt.Fprintf(g.Stdout, "%s\n", js)
 			return err
 		},
 	}
-	o.addFlags(cmd)
+	o.AddFlags(cmd)
 	return cmd
 }
 

@@ -1,6 +1,8 @@
-package cli
+package opscli
 
 import (
+	"github.com/maestro-conductor/maestro/internal/cli"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,7 +17,7 @@ import (
 )
 
 type promoteOptions struct {
-	source     sourceOptions
+	source     cli.SourceOptions
 	log        logOptions
 	Workflow   string
 	Version    string
@@ -28,7 +30,7 @@ type promoteOptions struct {
 	Output     string
 }
 
-func newPromoteCmd(g *globalOptions) *cobra.Command {
+func newPromoteCmd(g *cli.Globals) *cobra.Command {
 	o := &promoteOptions{}
 	cmd := &cobra.Command{
 		Use:   "promote -w NAME -t VERSION --key cosign.key [--freeze] [--push REMOTE]",
@@ -49,8 +51,8 @@ $COSIGN_PASSWORD.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runPromote(cmd, g, o) },
 	}
-	o.source.addFlags(cmd)
-	o.log.addFlags(cmd)
+	o.source.AddFlags(cmd)
+	o.log.AddFlags(cmd)
 	f := cmd.Flags()
 	f.StringVarP(&o.Workflow, "workflow", "w", "", "workflow to promote")
 	f.StringVarP(&o.Version, "tag", "t", "", "version to promote, MAJOR.MINOR.PATCH")
@@ -64,7 +66,7 @@ $COSIGN_PASSWORD.`,
 	return cmd
 }
 
-func runPromote(cmd *cobra.Command, g *globalOptions, o *promoteOptions) error {
+func runPromote(cmd *cobra.Command, g *cli.Globals, o *promoteOptions) error {
 	ctx := cmd.Context()
 	if o.Workflow == "" || o.Version == "" || o.Key == "" {
 		return errors.New("promote needs -w NAME, -t VERSION and --key cosign.key")
@@ -94,21 +96,21 @@ func runPromote(cmd *cobra.Command, g *globalOptions, o *promoteOptions) error {
 	defer l.close()
 	res, err := promote.Promote(ctx, repo, promote.Options{
 		Workflow: o.Workflow, Version: o.Version, Ref: o.Ref, Freeze: o.Freeze, AllowOlder: o.AllowOlder,
-		Key: key, Promoter: promoter, Dir: o.source.Dir, Limits: o.source.limits(),
-		Log: l.log, Index: l.index, Push: o.Push, Logger: g.logger,
+		Key: key, Promoter: promoter, Dir: o.source.Dir, Limits: o.source.Limits(),
+		Log: l.log, Index: l.index, Push: o.Push, Logger: g.Logger,
 	})
 	if err != nil {
 		return err
 	}
 	if o.Output == "json" {
-		enc := json.NewEncoder(g.stdout)
+		enc := json.NewEncoder(g.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{"tag": res.Tag, "tagObject": res.TagObject, "record": res.Record, "logIndex": res.LogIndex, "pushed": res.Pushed})
 	}
-	fmt.Fprintf(g.stdout, "promoted %s → %s\n  digest     %s\n  commit     %s\n  tag object %s\n  log index  %d\n  frozen     %t\n",
+	fmt.Fprintf(g.Stdout, "promoted %s → %s\n  digest     %s\n  commit     %s\n  tag object %s\n  log index  %d\n  frozen     %t\n",
 		res.Record.Workflow, res.Tag, res.Record.Digest, res.Record.Commit, res.TagObject, res.LogIndex, res.Record.Frozen)
 	if res.Pushed {
-		fmt.Fprintf(g.stdout, "  pushed to  %s (tag and %s)\n", o.Push, promote.NotesRef)
+		fmt.Fprintf(g.Stdout, "  pushed to  %s (tag and %s)\n", o.Push, promote.NotesRef)
 	}
 	return nil
 }

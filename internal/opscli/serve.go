@@ -1,6 +1,8 @@
-package cli
+package opscli
 
 import (
+	"github.com/maestro-conductor/maestro/internal/cli"
+
 	"context"
 	"crypto/ecdsa"
 	"errors"
@@ -46,7 +48,7 @@ type serveOptions struct {
 	Flags  config.Flags
 }
 
-func newServeCmd(g *globalOptions) *cobra.Command {
+func newServeCmd(g *cli.Globals) *cobra.Command {
 	o := &serveOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve --config region.yaml [flags]",
@@ -86,13 +88,14 @@ requests. Diagnostics go to stderr at --log-level info unless set otherwise.`,
 	return cmd
 }
 
-func runServe(cmd *cobra.Command, g *globalOptions, o *serveOptions) error {
+func runServe(cmd *cobra.Command, g *cli.Globals, o *serveOptions) error {
 	// A daemon says what it does: info unless --log-level says otherwise.
 	if !cmd.Flags().Changed("log-level") {
 		g.LogLevel = "info"
-		if err := g.setup(); err != nil {
+		if err := g.Setup(); err != nil {
 			return err
 		}
+		setup(g)
 	}
 	ctx := cmd.Context()
 	cfg := &config.Config{}
@@ -110,7 +113,7 @@ func runServe(cmd *cobra.Command, g *globalOptions, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
-	log := g.logger.With(api.LogKeyRegion, cfg.Region)
+	log := g.Logger.With(api.LogKeyRegion, cfg.Region)
 
 	st, err := openStore(ctx, cfg, secrets, log)
 	if err != nil {
@@ -145,7 +148,7 @@ func runServe(cmd *cobra.Command, g *globalOptions, o *serveOptions) error {
 		Region: cfg.Region, Remote: cfg.Repo, Auth: auth, MirrorDir: cfg.MirrorDir(), Store: st,
 		// The store is the first-seen index (a nil Index), shared by every replica of the region.
 		Policy:   promote.Policy{Trusted: keys, Logs: []attest.LogKey{tlog.key}, Dir: cfg.WorkflowsDir},
-		Interval: cfg.Interval.D(), Jitter: jitter, Metrics: reconciler.NewMetrics(reg), Logger: g.logger, // it adds the region itself
+		Interval: cfg.Interval.D(), Jitter: jitter, Metrics: reconciler.NewMetrics(reg), Logger: g.Logger, // it adds the region itself
 	})
 	if err != nil {
 		return err
@@ -245,7 +248,7 @@ func storeName(cfg *config.Config) string {
 }
 
 // openServeLog opens the transparency log of the config's trust section, as promote and verify open theirs.
-func openServeLog(ctx context.Context, g *globalOptions, cfg *config.Config) (*openedLog, error) {
+func openServeLog(ctx context.Context, g *cli.Globals, cfg *config.Config) (*openedLog, error) {
 	var lo logOptions
 	switch l := cfg.Trust.Log; {
 	case l.Rekor != nil:

@@ -1,6 +1,8 @@
-package cli
+package opscli
 
 import (
+	"github.com/maestro-conductor/maestro/internal/cli"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,7 +24,7 @@ type statusOptions struct {
 	Output  string
 }
 
-func newStatusCmd(g *globalOptions) *cobra.Command {
+func newStatusCmd(g *cli.Globals) *cobra.Command {
 	o := &statusOptions{}
 	cmd := &cobra.Command{
 		Use:   "status --server URL [--server URL...] [--wait-for NAME@VERSION]",
@@ -44,7 +46,7 @@ applied. With --wait-for NAME@VERSION it polls until every server has applied th
 	return cmd
 }
 
-func runStatus(ctx context.Context, g *globalOptions, o *statusOptions) error {
+func runStatus(ctx context.Context, g *cli.Globals, o *statusOptions) error {
 	if len(o.Servers) == 0 {
 		return errors.New("--server URL is required (the address maestro serve listens on)")
 	}
@@ -74,11 +76,11 @@ func runStatus(ctx context.Context, g *globalOptions, o *statusOptions) error {
 			if fetchErr != nil {
 				return fetchErr
 			}
-			if err := printStatuses(g.stdout, o.Servers, statuses, o.Output); err != nil {
+			if err := printStatuses(g.Stdout, o.Servers, statuses, o.Output); err != nil {
 				return err
 			}
 			if !done {
-				return &exitError{code: ExitChanges, err: fmt.Errorf("%s@%s is not applied everywhere after %s", name, version, o.Timeout)}
+				return &cli.ExitError{Code: cli.ExitChanges, Err: fmt.Errorf("%s@%s is not applied everywhere after %s", name, version, o.Timeout)}
 			}
 			return nil
 		}
