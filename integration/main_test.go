@@ -17,7 +17,8 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// maestroBin is the maestro binary TestMain builds from ./cmd/maestro, so that the tests cover the shipped command.
+// maestroBin is the maestro binary TestMain builds from ./cmd/maestro (with maestro-ops beside it), so that the
+// tests cover the shipped commands.
 var maestroBin string
 
 func TestMain(m *testing.M) {
@@ -43,16 +44,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildMaestro builds ./cmd/maestro into dir. The go command puts its own GOROOT/bin first on a test's PATH.
+// buildMaestro builds ./cmd/maestro and ./cmd/maestro-ops into dir: maestro runs maestro-ops, found beside it, for
+// serve and promote. The go command puts its own GOROOT/bin first on a test's PATH.
 func buildMaestro(dir string) (string, error) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return "", fmt.Errorf("build maestro: %w", err)
 	}
-	out := filepath.Join(dir, "maestro")
-	cmd := exec.Command(goBin, "build", "-o", out, "github.com/maestro-conductor/maestro/cmd/maestro")
+	cmd := exec.Command(goBin, "build", "-o", dir+string(filepath.Separator),
+		"github.com/maestro-conductor/maestro/cmd/maestro", "github.com/maestro-conductor/maestro/cmd/maestro-ops")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/maestro: %v\n%s", err, b)
+		return "", fmt.Errorf("go build ./cmd/maestro ./cmd/maestro-ops: %v\n%s", err, b)
 	}
-	return out, nil
+	return filepath.Join(dir, "maestro"), nil
 }
