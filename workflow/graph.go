@@ -5,7 +5,8 @@ import (
 	"strings"
 )
 
-// checkGraph reports dangling dependencies, cycles and task params that name undeclared workflow params.
+// checkGraph reports dangling dependencies, cycles and task params that name undeclared workflow params. It works
+// on the tasks by number, their index among the pairs of spec.tasks.
 func (p *parser) checkGraph(w *Workflow) {
 	var ids []string // sorted task ids, made only when a message needs them
 	sortedIDs := func() []string {
@@ -15,15 +16,29 @@ func (p *parser) checkGraph(w *Workflow) {
 		return ids
 	}
 	budget := suggestBudget
-	for _, e := range p.edges {
+	n := len(p.taskAt)
+	// to[k] is the number of the task the k-th edge leads to, -1 for a dangling one; indeg counts each task's
+	// dependencies, and dependents lists each task's dependents (those of task i at offsets[i]:offsets[i+1]).
+	to := make([]int32, len(p.edges))
+	indeg := make([]int32, n)
+	offsets := make([]int32, n+1)
+	for k, e := range p.edges {
 		if p.fatal {
 			return
 		}
-		if _, ok := w.Tasks[e.dep]; !ok && w.Tasks[e.task.ID] == e.task {
-			p.add(&Error{Pos: p.pos(e.node), Field: "spec.tasks." + e.task.ID + ".dependsOn",
-				Msg: "task " + quote(e.task.ID) + " depends on " + quote(e.dep) + ", which is not a task of workflow " + quote(w.Name) + suggest(e.dep, sortedIDs(), &budget)})
+		d := p.taskNumber(e.dep)
+		to[k] = d
+		if d < 0 {
+			if w.Tasks[e.task.ID] == e.task {
+				p.add(&Error{Pos: p.pos(e.node), Field: "spec.tasks." + e.task.ID + ".dependsOn",
+					Msg: "task " + quote(e.task.ID) + " depends on " + quote(e.dep) + ", which is not a task of workflow " + quote(w.Name) + suggest(e.dep, sortedIDs(), &budget)})
+			}
+			continue
 		}
+		indeg[e.from]++
+		offsets[d+1]++
 	}
+	edges := p.edges
 	p.edges = p.edges[:0]
 	templated := p.templated
 	p.templated = p.templated[:0]
@@ -41,9 +56,86 @@ func (p *parser) checkGraph(w *Workflow) {
 	if p.fatal {
 		return
 	}
-	if cycle := findCycle(w); cycle != nil {
+	for i := range n {
+		offsets[i+1] += offsets[i]
+	}
+	dependents := make([]int32, offsets[n])
+	fill := make([]int32, n)
+	copy(fill, offsets[:n])
+	for k, e := range edges {
+		if d := to[k]; d >= 0 {
+			dependents[fill[d]] = e.from
+			fill[d]++
+		}
+	}
+	// Kahn's algorithm: what is left with dependencies once no task comes free is on or behind a cycle.
+	queue := fill[:0]
+	for i := range n {
+		if indeg[i] == 0 {
+			queue = append(queue, int32(i))
+		}
+	}
+	for head := 0; head < len(queue); head++ {
+		t := queue[head]
+		for _, d := range dependents[offsets[t]:offsets[t+1]] {
+			if indeg[d]--; indeg[d] == 0 {
+				queue = append(queue, d)
+			}
+		}
+	}
+	if cycle := p.findCycle(edges, to, indeg); cycle != nil {
 		p.add(&Error{Pos: w.Tasks[cycle[0]].Pos, Field: "spec.tasks." + cycle[0] + ".dependsOn",
 			Msg: "dependency cycle: " + strings.Join(cycle, " → ") + " (each task depends on the next); remove one of these dependencies"})
+	}
+}
+
+// taskNumber returns the number of the task with the given id, or -1 when there is no such task.
+func (p *parser) taskNumber(id string) int32 {
+	i := p.taskKeys.get(p.taskKVs, id)
+	if i < 0 || p.taskAt[i] == nil {
+		return -1
+	}
+	return int32(i)
+}
+
+// findCycle returns one dependency cycle as a path that starts and ends at the same task, or nil, given the edges
+// and what Kahn's algorithm left of each task's dependencies: every task left with some has one left that is also
+// left with some. It starts from the smallest such id and follows the smallest such dependency until a task
+// repeats, which is the path the tasks' sorted dependsOn lists lead along.
+func (p *parser) findCycle(edges []edgeAt, to []int32, indeg []int32) []string {
+	id := func(i int32) string { return p.taskKVs[i].key }
+	start := int32(-1)
+	for i := range indeg {
+		if indeg[i] > 0 && (start < 0 || id(int32(i)) < id(start)) {
+			start = int32(i)
+		}
+	}
+	if start < 0 {
+		return nil
+	}
+	// The edges of a task are next to each other, in the order its tasks were read.
+	first := make([]int32, len(indeg)+1)
+	for k := len(edges) - 1; k >= 0; k-- {
+		first[edges[k].from] = int32(k)
+	}
+	at := map[int32]int{}
+	var path []string
+	for t := start; ; {
+		if i, ok := at[t]; ok {
+			return rotateCycle(append(path[i:], id(t)))
+		}
+		at[t] = len(path)
+		path = append(path, id(t))
+		next := int32(-1)
+		for k := int(first[t]); k < len(edges) && edges[k].from == t; k++ {
+			if d := to[k]; d >= 0 && indeg[d] > 0 && (next < 0 || id(d) < id(next)) {
+				next = d
+			}
+		}
+		if next < 0 {
+			next = t // cannot happen (see above); a path that repeats at once ends the walk
+		}
+		t = next
 	}
 }
 
@@ -101,19 +193,31 @@ func editDistance(a, b string, max int) int {
 func paramRefs(v string) []string {
 	var refs []string
 	for {
+		name, rest, ok := nextParamRef(v)
+		if !ok {
+			return refs
+		}
+		refs = append(refs, name)
+		v = rest
+	}
+}
+
+// nextParamRef finds the first "{{ params.NAME }}" in v and returns NAME and the text after it.
+func nextParamRef(v string) (name, rest string, ok bool) {
+	for {
 		i := strings.Index(v, "{{")
 		if i < 0 {
-			return refs
+			return "", "", false
 		}
 		v = v[i+2:]
 		j := strings.Index(v, "}}")
 		if j < 0 {
-			return refs
+			return "", "", false
 		}
 		expr := strings.TrimSpace(v[:j])
 		v = v[j+2:]
 		if name, ok := strings.CutPrefix(expr, "params."); ok && validParamName(name) {
-			refs = append(refs, name)
+			return name, v, true
 		}
 	}
 }
@@ -142,13 +246,15 @@ func sortedIDsWhere(tasks []*Task, keep func(*Task) bool) []string {
 // undeclaredRefs reports whether any of the task's params refers to a workflow param that is not declared.
 func undeclaredRefs(w *Workflow, t *Task) bool {
 	for _, v := range t.Params {
-		if !strings.Contains(v, "{{") {
-			continue
-		}
-		for _, ref := range paramRefs(v) {
+		for {
+			ref, rest, ok := nextParamRef(v)
+			if !ok {
+				break
+			}
 			if _, ok := w.Params[ref]; !ok {
 				return true
 			}
+			v = rest
 		}
 	}
 	return false
@@ -255,38 +361,6 @@ func (g *graphIndex) kahn() (order []int32, indeg []int32) {
 		}
 	}
 	return order, indeg
-}
-
-// findCycle returns one dependency cycle as a path that starts and ends at the same task, or nil.
-// It ignores dangling edges, which are reported on their own.
-func findCycle(w *Workflow) []string {
-	g := newIndex(w, false)
-	order, indeg := g.kahn()
-	if len(order) == len(g.IDs) {
-		return nil
-	}
-	// Every remaining task has a remaining dependency; follow them from the smallest id until one repeats.
-	start := int32(-1)
-	for i := range indeg {
-		if indeg[i] > 0 && (start < 0 || g.IDs[i] < g.IDs[start]) {
-			start = int32(i)
-		}
-	}
-	seen := map[int32]int{}
-	var path []string
-	for t := start; ; {
-		if i, ok := seen[t]; ok {
-			return rotateCycle(append(path[i:], g.IDs[t]))
-		}
-		seen[t] = len(path)
-		path = append(path, g.IDs[t])
-		for _, d := range g.Deps[t] {
-			if indeg[d] > 0 {
-				t = d
-				break
-			}
-		}
-	}
 }
 
 // rotateCycle starts a closed path at its smallest task id, so the report does not depend on map order.

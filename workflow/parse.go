@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,7 +57,7 @@ func Parse(file string, data []byte, lim Limits) ([]*Workflow, error) {
 		return nil, &Error{Pos: firstInvalidUTF8(file, data), Kind: ErrNotUTF8,
 			Msg: "file is not valid UTF-8; save it as UTF-8"}
 	}
-	p := &parser{file: file, lim: lim, sizes: make(map[*ynode]int)}
+	p := &parser{file: file, lim: lim}
 	var out []*Workflow
 	if root, ok := fastParse(string(data)); ok {
 		if w := p.document(root); w != nil && !p.fatal {
@@ -129,6 +130,19 @@ type parser struct {
 	templated []*Task
 	// edges remembers where each dependsOn entry was written, for errors found once every task is known.
 	edges []edgeAt
+
+	// kvs and merged are stacks that mapping builds its pairs on, so that reading a mapping allocates nothing: a
+	// caller takes the length before it calls mapping and cuts the stack back to it once done with the pairs.
+	kvs    []keyValue
+	merged []keyValue
+	// tasks is where the current document's tasks are allocated, one slice for all of them; taskAt[i] is the task
+	// stored for the i-th pair of spec.tasks (nil where the task was dropped), and taskKeys finds a pair by task id.
+	tasks    []Task
+	taskAt   []*Task
+	taskKeys keySet
+	taskKVs  []keyValue
+	// strs is where dependsOn lists are allocated, many to one slice.
+	strs []string
 }
 
 func (p *parser) syntaxError(err error) error {
@@ -160,12 +174,40 @@ func (p *parser) pos(n *ynode) Position {
 	return Position{File: p.file, Line: int(n.Line), Column: int(n.Column)}
 }
 
-func (p *parser) errorf(n *ynode, field, format string, args ...any) {
+func (p *parser) errorf(n *ynode, f field, format string, args ...any) {
 	if len(p.errs) >= maxErrors {
 		p.fatal = true
 		return
 	}
-	p.add(&Error{Pos: p.pos(n), Field: field, Msg: fmt.Sprintf(format, args...)})
+	p.add(&Error{Pos: p.pos(n), Field: f.String(), Msg: fmt.Sprintf(format, args...)})
+}
+
+// field is the dotted path of a field, for messages. It is joined into a string only when a message needs it: a big
+// workflow has hundreds of thousands of fields and reports few, if any, problems.
+type field struct {
+	base string
+	keys [3]string
+	n    int
+}
+
+func fieldOf(base string) field { return field{base: base} }
+
+// join returns the path of the field key inside f.
+func (f field) join(key string) field {
+	if f.n == len(f.keys) {
+		return field{base: f.String(), keys: [3]string{key}, n: 1}
+	}
+	f.keys[f.n] = key
+	f.n++
+	return f
+}
+
+func (f field) String() string {
+	s := f.base
+	for _, k := range f.keys[:f.n] {
+		s = joinField(s, k)
+	}
+	return s
 }
 
 // add records a problem; past maxErrors the rest of the file is not worth reading.
@@ -179,6 +221,9 @@ func (p *parser) add(e *Error) {
 
 // size is the number of nodes n stands for once every alias in it is expanded, saturating past the limit.
 func (p *parser) size(n *ynode) int {
+	if p.sizes == nil {
+		p.sizes = make(map[*ynode]int)
+	}
 	if s, ok := p.sizes[n]; ok {
 		return s
 	}
@@ -238,9 +283,9 @@ func kindName(n *ynode) string {
 	return "an unknown node"
 }
 
-// keySet finds keys already seen in a mapping: by scanning the pairs so far when the mapping is small (most are),
-// through a map when it is large (the tasks of a big workflow).
-type keySet struct{ m map[string]*ynode }
+// keySet finds keys already seen in a mapping, as their index among the pairs: by scanning the pairs so far when
+// the mapping is small (most are), through a map when it is large (the tasks of a big workflow).
+type keySet struct{ m map[string]int32 }
 
 const keySetScanMax = 16
 
@@ -248,88 +293,110 @@ func newKeySet(n int) keySet {
 	if n <= keySetScanMax {
 		return keySet{}
 	}
-	return keySet{m: make(map[string]*ynode, n)}
+	return keySet{m: make(map[string]int32, n)}
 }
 
-func (s keySet) get(pairs []keyValue, key string) *ynode {
+// get returns the index of key among pairs, or -1.
+func (s keySet) get(pairs []keyValue, key string) int {
 	if s.m != nil {
-		return s.m[key]
+		if i, ok := s.m[key]; ok {
+			return int(i)
+		}
+		return -1
 	}
 	for i := range pairs {
 		if pairs[i].key == key {
-			return pairs[i].kn
+			return i
 		}
 	}
-	return nil
+	return -1
 }
 
-func (s keySet) add(key string, n *ynode) {
+func (s keySet) add(key string, i int) {
 	if s.m != nil {
-		s.m[key] = n
+		s.m[key] = int32(i)
 	}
 }
 
 // mapping returns the key/value pairs of a mapping node with merge keys ("<<") applied, reporting duplicate keys.
-func (p *parser) mapping(n *ynode, field string) ([]keyValue, bool) {
+// The pairs are on p.kvs: the caller may cut p.kvs back to its length before the call once done with them.
+func (p *parser) mapping(n *ynode, f field) ([]keyValue, bool) {
+	kvs, _, ok := p.mappingKeys(n, f, false)
+	return kvs, ok
+}
+
+// mappingKeys is mapping that can also return the set of keys, when keep is true.
+func (p *parser) mappingKeys(n *ynode, f field, keep bool) ([]keyValue, keySet, bool) {
 	n = p.resolve(n)
 	if n == nil {
-		return nil, false
+		return nil, keySet{}, false
 	}
 	if n.Kind != yaml.MappingNode {
 		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-			return nil, true
+			return nil, keySet{}, true
 		}
-		p.errorf(n, field, "expected a mapping, found %s", kindName(n))
-		return nil, false
+		p.errorf(n, f, "expected a mapping, found %s", kindName(n))
+		return nil, keySet{}, false
 	}
-	out := make([]keyValue, 0, len(n.Content)/2)
+	base, mergedBase := len(p.kvs), len(p.merged)
 	seen := newKeySet(len(n.Content) / 2)
-	var merged []keyValue
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		kn, vn := n.Content[i], n.Content[i+1]
 		if kn.Kind == yaml.ScalarNode && kn.Tag == "!!merge" {
-			merged = append(merged, p.mergeSource(vn, field)...)
+			// The merge source's own pairs go on the stack above this mapping's; they are copied to p.merged and
+			// taken off again.
+			top := len(p.kvs)
+			src := p.mergeSource(vn, f)
+			p.merged = append(p.merged, src...)
+			p.kvs = p.kvs[:top]
 			continue
 		}
 		kr := p.resolve(kn)
 		if kr == nil {
-			return nil, false
+			p.kvs, p.merged = p.kvs[:base], p.merged[:mergedBase]
+			return nil, keySet{}, false
 		}
 		if kr.Kind != yaml.ScalarNode {
-			p.errorf(kn, field, "a key must be a plain value, found %s", kindName(kr))
+			p.errorf(kn, f, "a key must be a plain value, found %s", kindName(kr))
 			continue
 		}
-		if first := seen.get(out, kr.Value); first != nil {
-			p.errorf(kn, joinField(field, kr.Value), "duplicate key %q (first defined at line %d); keep one", kr.Value, first.Line)
+		if first := seen.get(p.kvs[base:], kr.Value); first >= 0 {
+			p.errorf(kn, f.join(kr.Value), "duplicate key %q (first defined at line %d); keep one", kr.Value, p.kvs[base+first].kn.Line)
 			continue
 		}
-		out = append(out, keyValue{key: kr.Value, kn: kn, value: vn})
-		seen.add(kr.Value, kn)
+		seen.add(kr.Value, len(p.kvs)-base)
+		p.kvs = append(p.kvs, keyValue{key: kr.Value, kn: kn, value: vn})
 	}
-	for _, kv := range merged {
-		if seen.get(out, kv.key) != nil {
+	for i := mergedBase; i < len(p.merged); i++ {
+		kv := p.merged[i]
+		if seen.get(p.kvs[base:], kv.key) >= 0 {
 			continue // explicit keys override merged ones
 		}
-		out = append(out, kv)
-		seen.add(kv.key, kv.kn)
+		seen.add(kv.key, len(p.kvs)-base)
+		p.kvs = append(p.kvs, kv)
 	}
-	return out, true
+	p.merged = p.merged[:mergedBase]
+	out := p.kvs[base:len(p.kvs):len(p.kvs)]
+	if !keep {
+		seen = keySet{}
+	}
+	return out, seen, true
 }
 
-func (p *parser) mergeSource(vn *ynode, field string) []keyValue {
+func (p *parser) mergeSource(vn *ynode, f field) []keyValue {
 	v := p.resolve(vn)
 	if v == nil {
 		return nil
 	}
 	switch v.Kind {
 	case yaml.MappingNode:
-		kvs, _ := p.mapping(v, field)
+		kvs, _ := p.mapping(v, f)
 		return kvs
 	case yaml.SequenceNode:
 		var out []keyValue
 		seen := map[string]bool{}
 		for _, item := range v.Content {
-			kvs, _ := p.mapping(item, field)
+			kvs, _ := p.mapping(item, f)
 			for _, kv := range kvs {
 				if !seen[kv.key] { // earlier sources win
 					seen[kv.key] = true
@@ -339,7 +406,7 @@ func (p *parser) mergeSource(vn *ynode, field string) []keyValue {
 		}
 		return out
 	}
-	p.errorf(vn, field, "a merge key (<<) needs a mapping or a list of mappings, found %s", kindName(v))
+	p.errorf(vn, f, "a merge key (<<) needs a mapping or a list of mappings, found %s", kindName(v))
 	return nil
 }
 
@@ -350,56 +417,56 @@ func joinField(parent, key string) string {
 	return parent + "." + key
 }
 
-func (p *parser) unknown(kv keyValue, field string, allowed string) {
-	p.errorf(kv.kn, joinField(field, kv.key), "unknown field %q; allowed here: %s", kv.key, allowed)
+func (p *parser) unknown(kv keyValue, f field, allowed string) {
+	p.errorf(kv.kn, f.join(kv.key), "unknown field %q; allowed here: %s", kv.key, allowed)
 }
 
 // scalar returns a non-null scalar's text.
-func (p *parser) scalar(n *ynode, field string) (string, *ynode, bool) {
+func (p *parser) scalar(n *ynode, f field) (string, *ynode, bool) {
 	r := p.resolve(n)
 	if r == nil {
 		return "", n, false
 	}
 	if r.Kind != yaml.ScalarNode || r.Tag == "!!null" {
-		p.errorf(n, field, "expected a value, found %s", kindName(r))
+		p.errorf(n, f, "expected a value, found %s", kindName(r))
 		return "", n, false
 	}
 	return r.Value, r, true
 }
 
-func (p *parser) str(n *ynode, field string) (string, bool) {
-	s, _, ok := p.scalar(n, field)
+func (p *parser) str(n *ynode, f field) (string, bool) {
+	s, _, ok := p.scalar(n, f)
 	return s, ok
 }
 
-func (p *parser) integer(n *ynode, field string) (int, bool) {
-	s, r, ok := p.scalar(n, field)
+func (p *parser) integer(n *ynode, f field) (int, bool) {
+	s, r, ok := p.scalar(n, f)
 	if !ok {
 		return 0, false
 	}
 	v, err := strconv.ParseInt(s, 10, 32)
 	if r.Tag != "!!int" || err != nil {
-		p.errorf(n, field, "expected a whole number, found %q", s)
+		p.errorf(n, f, "expected a whole number, found %q", s)
 		return 0, false
 	}
 	return int(v), true
 }
 
-func (p *parser) boolean(n *ynode, field string) (bool, bool) {
-	s, r, ok := p.scalar(n, field)
+func (p *parser) boolean(n *ynode, f field) (bool, bool) {
+	s, r, ok := p.scalar(n, f)
 	if !ok {
 		return false, false
 	}
 	if r.Tag != "!!bool" {
-		p.errorf(n, field, "expected true or false, found %q", s)
+		p.errorf(n, f, "expected true or false, found %q", s)
 		return false, false
 	}
 	return s == "true" || s == "True" || s == "TRUE", true
 }
 
 // duration accepts a Go duration of hours, minutes and seconds ("1h30m", "90s") or a whole number of seconds.
-func (p *parser) duration(n *ynode, field string) (time.Duration, bool) {
-	s, r, ok := p.scalar(n, field)
+func (p *parser) duration(n *ynode, f field) (time.Duration, bool) {
+	s, r, ok := p.scalar(n, f)
 	if !ok {
 		return 0, false
 	}
@@ -408,25 +475,25 @@ func (p *parser) duration(n *ynode, field string) (time.Duration, bool) {
 		secs, err := strconv.ParseInt(s, 10, 64)
 		// Bound both sides: a large negative number of seconds would otherwise wrap around to a positive duration.
 		if err != nil || secs > math.MaxInt64/int64(time.Second) || secs < -math.MaxInt64/int64(time.Second) {
-			p.errorf(n, field, "duration %q is out of range", s)
+			p.errorf(n, f, "duration %q is out of range", s)
 			return 0, false
 		}
 		d = time.Duration(secs) * time.Second
 	} else {
 		// time.ParseDuration reads both the micro sign (U+00B5) and the Greek mu (U+03BC) as microseconds.
 		if strings.ContainsAny(s, "nuµμ") || strings.Contains(s, "ms") {
-			p.errorf(n, field, "duration %q: use hours, minutes and seconds (h, m, s), e.g. 90s or 1h30m", s)
+			p.errorf(n, f, "duration %q: use hours, minutes and seconds (h, m, s), e.g. 90s or 1h30m", s)
 			return 0, false
 		}
 		var err error
 		d, err = time.ParseDuration(s)
 		if err != nil {
-			p.errorf(n, field, "invalid duration %q: write it like 90s, 10m or 1h30m", s)
+			p.errorf(n, f, "invalid duration %q: write it like 90s, 10m or 1h30m", s)
 			return 0, false
 		}
 	}
 	if d <= 0 || d%time.Second != 0 {
-		p.errorf(n, field, "duration %q must be a positive whole number of seconds", s)
+		p.errorf(n, f, "duration %q must be a positive whole number of seconds", s)
 		return 0, false
 	}
 	return d, true
@@ -434,14 +501,14 @@ func (p *parser) duration(n *ynode, field string) (time.Duration, bool) {
 
 // document decodes one YAML document; it returns nil for a document that is not a workflow.
 func (p *parser) document(root *ynode) *Workflow {
-	kvs, ok := p.mapping(root, "")
+	kvs, ok := p.mapping(root, field{})
 	if !ok || kvs == nil {
 		return nil
 	}
 	var kind string
 	for _, kv := range kvs {
 		if kv.key == "kind" {
-			kind, _ = p.str(kv.value, "kind")
+			kind, _ = p.str(kv.value, fieldOf("kind"))
 		}
 	}
 	if kind != Kind {
@@ -454,9 +521,9 @@ func (p *parser) document(root *ynode) *Workflow {
 		kv := kvs[i]
 		switch kv.key {
 		case "apiVersion":
-			if v, ok := p.str(kv.value, "apiVersion"); ok {
+			if v, ok := p.str(kv.value, fieldOf("apiVersion")); ok {
 				if v != APIVersion {
-					p.errorf(kv.value, "apiVersion", "unsupported apiVersion %q; this maestro reads %s", v, APIVersion)
+					p.errorf(kv.value, fieldOf("apiVersion"), "unsupported apiVersion %q; this maestro reads %s", v, APIVersion)
 				}
 				w.APIVersion = v
 			}
@@ -466,19 +533,19 @@ func (p *parser) document(root *ynode) *Workflow {
 		case "spec":
 			spec = &kvs[i]
 		default:
-			p.unknown(kv, "", "apiVersion, kind, metadata, spec")
+			p.unknown(kv, field{}, "apiVersion, kind, metadata, spec")
 		}
 	}
 	if w.APIVersion == "" {
-		p.errorf(root, "apiVersion", "missing apiVersion; add apiVersion: %s", APIVersion)
+		p.errorf(root, fieldOf("apiVersion"), "missing apiVersion; add apiVersion: %s", APIVersion)
 	}
 	if meta == nil {
-		p.errorf(root, "metadata", "missing metadata; add metadata.name")
+		p.errorf(root, fieldOf("metadata"), "missing metadata; add metadata.name")
 	} else {
 		p.metadata(w, meta.value)
 	}
 	if spec == nil {
-		p.errorf(root, "spec", "missing spec; add spec.tasks")
+		p.errorf(root, fieldOf("spec"), "missing spec; add spec.tasks")
 		return w
 	}
 	p.spec(w, spec.value)
@@ -489,76 +556,89 @@ func (p *parser) document(root *ynode) *Workflow {
 }
 
 func (p *parser) metadata(w *Workflow, n *ynode) {
-	kvs, _ := p.mapping(n, "metadata")
+	kvs, _ := p.mapping(n, fieldOf("metadata"))
 	var named bool
 	for _, kv := range kvs {
-		field := joinField("metadata", kv.key)
+		f := fieldOf("metadata").join(kv.key)
 		switch kv.key {
 		case "name":
-			if v, ok := p.str(kv.value, field); ok {
+			if v, ok := p.str(kv.value, f); ok {
 				named = true
 				if !validName(v) {
-					p.errorf(kv.value, field, "invalid name %q: use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit", v)
+					p.errorf(kv.value, f, "invalid name %q: use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit", v)
 				}
 				w.Name = v
 			}
 		case "tenant":
-			if v, ok := p.str(kv.value, field); ok {
+			if v, ok := p.str(kv.value, f); ok {
 				if !validName(v) {
-					p.errorf(kv.value, field, "invalid tenant %q: use 1-63 lowercase letters, digits and '-'", v)
+					p.errorf(kv.value, f, "invalid tenant %q: use 1-63 lowercase letters, digits and '-'", v)
 				}
 				w.Tenant = v
 			}
 		case "labels":
-			lkvs, _ := p.mapping(kv.value, field)
+			lkvs, _ := p.mapping(kv.value, f)
 			for _, l := range lkvs {
-				if v, ok := p.str(l.value, joinField(field, l.key)); ok {
+				if v, ok := p.str(l.value, f.join(l.key)); ok {
 					w.Labels[l.key] = v
 				}
 			}
 		default:
-			p.unknown(kv, "metadata", "name, tenant, labels")
+			p.unknown(kv, fieldOf("metadata"), "name, tenant, labels")
 		}
 	}
 	if !named {
-		p.errorf(n, "metadata.name", "missing metadata.name; every workflow needs a unique name")
+		p.errorf(n, fieldOf("metadata.name"), "missing metadata.name; every workflow needs a unique name")
 	}
 }
 
 func (p *parser) spec(w *Workflow, n *ynode) {
-	kvs, _ := p.mapping(n, "spec")
+	p.tasks, p.taskAt, p.taskKeys, p.taskKVs = nil, nil, keySet{}, nil
+	kvs, _ := p.mapping(n, fieldOf("spec"))
 	var tasks *ynode
 	for _, kv := range kvs {
-		field := joinField("spec", kv.key)
+		f := fieldOf("spec").join(kv.key)
 		switch kv.key {
 		case "params":
-			pkvs, _ := p.mapping(kv.value, field)
+			mark := len(p.kvs)
+			pkvs, _ := p.mapping(kv.value, f)
 			for _, pk := range pkvs {
 				p.param(w, pk)
 			}
+			p.kvs = p.kvs[:mark]
 		case "defaults":
 			p.defaults(w, kv.value)
 		case "tasks":
 			tasks = kv.value
 		default:
-			p.unknown(kv, "spec", "params, defaults, tasks")
+			p.unknown(kv, fieldOf("spec"), "params, defaults, tasks")
 		}
 	}
 	if tasks == nil {
-		p.errorf(n, "spec.tasks", "missing spec.tasks; a workflow needs at least one task")
+		p.errorf(n, fieldOf("spec.tasks"), "missing spec.tasks; a workflow needs at least one task")
 		return
 	}
-	tkvs, _ := p.mapping(tasks, "spec.tasks")
+	tkvs, keys, _ := p.mappingKeys(tasks, fieldOf("spec.tasks"), true)
 	if len(tkvs) == 0 && !p.fatal {
-		p.errorf(tasks, "spec.tasks", "no tasks; a workflow needs at least one task")
+		p.errorf(tasks, fieldOf("spec.tasks"), "no tasks; a workflow needs at least one task")
 	}
-	for _, tk := range tkvs {
+	// Every task is allocated at once, and the task map sized to hold them all.
+	p.tasks = make([]Task, len(tkvs))
+	p.taskAt = make([]*Task, len(tkvs))
+	p.taskKeys, p.taskKVs = keys, tkvs
+	if len(w.Tasks) == 0 {
+		w.Tasks = make(map[string]*Task, len(tkvs))
+	}
+	for i, tk := range tkvs {
 		if p.fatal {
 			return
 		}
-		p.task(w, tk)
+		p.task(w, tk, i)
 	}
-	for _, t := range w.Tasks {
+	for _, t := range p.taskAt {
+		if t == nil {
+			continue
+		}
 		if t.Retries < 0 {
 			t.Retries = 0
 			if w.Defaults.Retries != nil {
@@ -575,43 +655,44 @@ func (p *parser) spec(w *Workflow, n *ynode) {
 }
 
 func (p *parser) defaults(w *Workflow, n *ynode) {
-	kvs, _ := p.mapping(n, "spec.defaults")
+	kvs, _ := p.mapping(n, fieldOf("spec.defaults"))
 	for _, kv := range kvs {
-		field := joinField("spec.defaults", kv.key)
+		f := fieldOf("spec.defaults").join(kv.key)
 		switch kv.key {
 		case "retries":
-			if v, ok := p.retries(kv.value, field); ok {
+			if v, ok := p.retries(kv.value, f); ok {
 				w.Defaults.Retries = &v
 			}
 		case "timeout":
-			if d, ok := p.duration(kv.value, field); ok {
+			if d, ok := p.duration(kv.value, f); ok {
 				w.Defaults.Timeout = &d
 			}
 		default:
-			p.unknown(kv, "spec.defaults", "retries, timeout")
+			p.unknown(kv, fieldOf("spec.defaults"), "retries, timeout")
 		}
 	}
 }
 
-func (p *parser) retries(n *ynode, field string) (int, bool) {
-	v, ok := p.integer(n, field)
+func (p *parser) retries(n *ynode, f field) (int, bool) {
+	v, ok := p.integer(n, f)
 	if ok && (v < 0 || v > maxRetries) {
-		p.errorf(n, field, "retries must be between 0 and %d, found %d", maxRetries, v)
+		p.errorf(n, f, "retries must be between 0 and %d, found %d", maxRetries, v)
 		return 0, false
 	}
 	return v, ok
 }
 
 func (p *parser) param(w *Workflow, kv keyValue) {
-	field := "spec.params." + kv.key
+	pf := fieldOf("spec.params").join(kv.key)
 	if !validParamName(kv.key) {
-		p.errorf(kv.kn, field, "invalid param name %q: use letters, digits and '_', not starting with a digit", kv.key)
+		p.errorf(kv.kn, pf, "invalid param name %q: use letters, digits and '_', not starting with a digit", kv.key)
 	}
 	prm := &Param{Name: kv.key, Type: TypeString, Pos: p.pos(kv.kn)}
-	kvs, _ := p.mapping(kv.value, field)
+	mark := len(p.kvs)
+	kvs, _ := p.mapping(kv.value, pf)
 	var def *ynode
 	for _, f := range kvs {
-		ff := joinField(field, f.key)
+		ff := pf.join(f.key)
 		switch f.key {
 		case "type":
 			if v, ok := p.str(f.value, ff); ok {
@@ -627,11 +708,12 @@ func (p *parser) param(w *Workflow, kv keyValue) {
 		case "default":
 			def = f.value
 		default:
-			p.unknown(f, field, "type, required, default")
+			p.unknown(f, pf, "type, required, default")
 		}
 	}
+	p.kvs = p.kvs[:mark]
 	if def != nil {
-		ff := field + ".default"
+		ff := pf.join("default")
 		if v, r, ok := p.scalar(def, ff); ok {
 			if c, err := canonicalValue(prm.Type, v, r.Tag); err != nil {
 				p.errorf(def, ff, "%v", err)
@@ -676,19 +758,22 @@ func canonicalValue(typ, v, tag string) (string, error) {
 	return v, nil
 }
 
-func (p *parser) task(w *Workflow, kv keyValue) {
-	field := "spec.tasks." + kv.key
+// task reads the i-th pair of spec.tasks.
+func (p *parser) task(w *Workflow, kv keyValue, i int) {
+	tf := fieldOf("spec.tasks").join(kv.key)
 	if !validTaskID(kv.key) {
-		p.errorf(kv.kn, field, "invalid task id %q: use 1-63 lowercase letters, digits, '-' and '_', starting and ending with a letter or digit", kv.key)
+		p.errorf(kv.kn, tf, "invalid task id %q: use 1-63 lowercase letters, digits, '-' and '_', starting and ending with a letter or digit", kv.key)
 	}
-	t := &Task{ID: kv.key, Pos: p.pos(kv.kn), Params: map[string]string{}, Retries: -1, Timeout: -1}
-	kvs, ok := p.mapping(kv.value, field)
+	t := &p.tasks[i]
+	*t = Task{ID: kv.key, Pos: p.pos(kv.kn), Retries: -1, Timeout: -1}
+	mark := len(p.kvs)
+	kvs, ok := p.mapping(kv.value, tf)
 	if !ok {
 		return
 	}
 	var hasPackage bool
 	for _, f := range kvs {
-		ff := joinField(field, f.key)
+		ff := tf.join(f.key)
 		switch f.key {
 		case "package":
 			if v, ok := p.str(f.value, ff); ok {
@@ -699,15 +784,18 @@ func (p *parser) task(w *Workflow, kv keyValue) {
 				}
 			}
 		case "params":
+			pmark := len(p.kvs)
 			pkvs, _ := p.mapping(f.value, ff)
+			t.Params = make(map[string]string, len(pkvs))
 			for _, pk := range pkvs {
-				if v, ok := p.str(pk.value, joinField(ff, pk.key)); ok {
+				if v, ok := p.str(pk.value, ff.join(pk.key)); ok {
 					t.Params[pk.key] = v
 					if strings.Contains(v, "{{") && (len(p.templated) == 0 || p.templated[len(p.templated)-1] != t) {
 						p.templated = append(p.templated, t)
 					}
 				}
 			}
+			p.kvs = p.kvs[:pmark]
 		case "retries":
 			if v, ok := p.retries(f.value, ff); ok {
 				t.Retries = v
@@ -717,18 +805,26 @@ func (p *parser) task(w *Workflow, kv keyValue) {
 				t.Timeout = d
 			}
 		case "dependsOn":
-			t.DependsOn = p.dependsOn(t, f.value, ff)
+			t.DependsOn = p.dependsOn(t, i, f.value, ff)
 		default:
-			p.unknown(f, field, "package, params, retries, timeout, dependsOn")
+			p.unknown(f, tf, "package, params, retries, timeout, dependsOn")
 		}
 	}
+	if t.Params == nil {
+		t.Params = map[string]string{}
+	}
+	p.kvs = p.kvs[:mark]
 	if !hasPackage {
-		p.errorf(kv.kn, field+".package", "task %q has no package; add package: <registry>/<name>@sha256:<digest>", kv.key)
+		p.errorf(kv.kn, tf.join("package"), "task %q has no package; add package: <registry>/<name>@sha256:<digest>", kv.key)
 	}
 	w.Tasks[kv.key] = t
+	p.taskAt[i] = t
 }
 
-func (p *parser) dependsOn(t *Task, n *ynode, field string) []string {
+// dependsOnScanMax is the longest dependsOn list whose duplicates are found by scanning it rather than with a map.
+const dependsOnScanMax = 16
+
+func (p *parser) dependsOn(t *Task, i int, n *ynode, f field) []string {
 	r := p.resolve(n)
 	if r == nil {
 		return nil
@@ -737,25 +833,44 @@ func (p *parser) dependsOn(t *Task, n *ynode, field string) []string {
 		return nil
 	}
 	if r.Kind != yaml.SequenceNode {
-		p.errorf(n, field, "expected a list of task ids, found %s", kindName(r))
+		p.errorf(n, f, "expected a list of task ids, found %s", kindName(r))
 		return nil
 	}
-	seen := make(map[string]bool, len(r.Content))
-	deps := make([]string, 0, len(r.Content))
-	for _, item := range r.Content {
-		if v, ok := p.str(item, field); ok && !seen[v] {
-			seen[v] = true
-			deps = append(deps, v)
-			p.edges = append(p.edges, edgeAt{task: t, dep: v, node: item})
-		}
+	// The list is built at the end of p.strs, which has room for all of it, and handed out with its capacity cut
+	// to its length, so that appending to one task's list cannot write into the next one's.
+	if p.strs == nil || cap(p.strs)-len(p.strs) < len(r.Content) {
+		p.strs = make([]string, 0, max(len(r.Content), 1024))
 	}
-	sort.Strings(deps)
+	start := len(p.strs)
+	var seen map[string]bool
+	if len(r.Content) > dependsOnScanMax {
+		seen = make(map[string]bool, len(r.Content))
+	}
+	for _, item := range r.Content {
+		v, ok := p.str(item, f)
+		if !ok {
+			continue
+		}
+		if seen != nil {
+			if seen[v] {
+				continue
+			}
+			seen[v] = true
+		} else if slices.Contains(p.strs[start:], v) {
+			continue
+		}
+		p.strs = append(p.strs, v)
+		p.edges = append(p.edges, edgeAt{task: t, from: int32(i), dep: v, node: item})
+	}
+	deps := p.strs[start:len(p.strs):len(p.strs)]
+	slices.Sort(deps)
 	return deps
 }
 
-// edgeAt is one dependsOn entry and where it was written.
+// edgeAt is one dependsOn entry and where it was written; from is the task's index among the pairs of spec.tasks.
 type edgeAt struct {
 	task *Task
+	from int32
 	dep  string
 	node *ynode
 }
