@@ -17,15 +17,12 @@ import (
 // up (ok false), and the caller parses the file with yaml.v3, which also reports every error. A differential fuzz
 // test holds the two to the same trees.
 func fastParse(src string) (root *ynode, ok bool) {
-	for i := 0; i < len(src); i++ {
-		if c := src[i]; c >= 0x80 || (c < 0x20 && c != '\n') || c == 0x7f {
-			return nil, false
-		}
-	}
-	p := &fastParser{src: src, anchors: map[string]*ynode{}}
-	if !p.splitLines() || len(p.lines) == 0 {
+	if !plainASCII(src) {
 		return nil, false
 	}
+	// Nodes and their lists of children come in slabs sized to the file (about one node in 16 bytes), so that a
+	// small file does not pay for a big one.
+	p := &fastParser{src: src, slabSize: min(max(len(src)/16, 16), 4096)}
 	defer func() {
 		// The subset parser signals "not for me" by panicking with errUnsupported; anything else is a bug.
 		if r := recover(); r != nil {
@@ -35,27 +32,95 @@ func fastParse(src string) (root *ynode, ok bool) {
 			root, ok = nil, false
 		}
 	}()
-	first := p.lines[0]
-	if first.indent != 0 {
+	p.advance()
+	if first := p.cur(); first == nil || first.indent != 0 {
 		return nil, false
 	}
 	root = p.block(0)
-	if p.i != len(p.lines) {
+	if p.cur() != nil {
 		return nil, false
 	}
 	return root, true
 }
 
-// ynode is the part of a YAML node the workflow walker reads: yaml.Node without styles, anchors and comments,
-// at about half the size, which matters when a 20,000-task workflow is some 340,000 nodes.
+// plainASCII reports whether s is printable ASCII, spaces and newlines only. It reads eight bytes at a time.
+func plainASCII(s string) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+		lows  = 0x7f7f7f7f7f7f7f7f
+	)
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if x&highs != 0 {
+			return false
+		}
+		// DEL: a zero byte in x^0x7f...
+		if y := x ^ lows; (y-ones)&^y&highs != 0 {
+			return false
+		}
+		// Control characters but '\n': a byte strictly between 0 and 0x20 in x^'\n'..., which turns newlines into
+		// zeros and keeps every other control character below 0x20 (the "hasbetween" of Bit Twiddling Hacks).
+		z := x ^ (ones * '\n')
+		if t := z & lows; ((ones*(127+0x20)-t)&^z&(t+ones*127))&highs != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || (c < 0x20 && c != '\n') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// ynode is the part of a YAML node the workflow walker reads: yaml.Node without styles, anchors and comments, and
+// with its tag as a small number, at a third of the size (64 bytes), which matters when a 20,000-task workflow is
+// some 360,000 nodes.
 type ynode struct {
 	Kind    yaml.Kind
 	Line    int32
 	Column  int32
-	Tag     string
+	Tag     ytag
 	Value   string
 	Content []*ynode
 	Alias   *ynode
+}
+
+// ytag is a node's tag: one of those the fast path gives nodes, or tagOther for any other (which only yaml.v3 reads,
+// and which the walker treats like any tag it does not look for).
+type ytag uint8
+
+const (
+	tagNone ytag = iota // an alias has no tag
+	tagStr
+	tagInt
+	tagFloat
+	tagBool
+	tagNull
+	tagTimestamp
+	tagBinary
+	tagMerge
+	tagMap
+	tagSeq
+	tagOther
+)
+
+var tagNames = [...]string{tagNone: "", tagStr: "!!str", tagInt: "!!int", tagFloat: "!!float", tagBool: "!!bool",
+	tagNull: "!!null", tagTimestamp: "!!timestamp", tagBinary: "!!binary", tagMerge: "!!merge", tagMap: "!!map",
+	tagSeq: "!!seq", tagOther: "!?"}
+
+func (t ytag) String() string { return tagNames[t] }
+
+func tagOf(s string) ytag {
+	for t, name := range tagNames[:tagOther] {
+		if name == s {
+			return ytag(t)
+		}
+	}
+	return tagOther
 }
 
 // fromYAML converts a yaml.v3 node tree; seen maps anchored nodes already converted, so aliases stay pointers.
@@ -66,7 +131,7 @@ func fromYAML(n *yaml.Node, seen map[*yaml.Node]*ynode) *ynode {
 	if y, ok := seen[n]; ok {
 		return y
 	}
-	y := &ynode{Kind: n.Kind, Line: int32(n.Line), Column: int32(n.Column), Tag: n.Tag, Value: n.Value}
+	y := &ynode{Kind: n.Kind, Line: int32(n.Line), Column: int32(n.Column), Tag: tagOf(n.Tag), Value: n.Value}
 	if n.Anchor != "" {
 		seen[n] = y
 	}
@@ -97,31 +162,44 @@ type fastLine struct {
 }
 
 type fastParser struct {
-	src   string
-	lines []fastLine // lines with content; blank and comment-only lines are left out
-	i     int
-	slab  []ynode
-	// stack holds the children of the collections being read; each takes its own when it ends, in one
-	// allocation of the right size.
+	src string
+	// line is the line being read, when ok; lines are read one at a time, and blank and comment-only lines are
+	// skipped. next is the offset of the line after it, num the number of the last line looked at, and seen
+	// whether any line had content.
+	line fastLine
+	ok   bool
+	next int
+	num  int
+	seen bool
+	// slab and kids are where nodes and lists of children are allocated, slabSize nodes or pointers at a time.
+	slab     []ynode
+	kids     []*ynode
+	slabSize int
+	// stack holds the children of the collections being read; each takes its own when it ends.
 	stack []*ynode
 	// anchors are the nodes named so far ("&name"), for aliases ("*name") to point at.
 	anchors map[string]*ynode
 }
 
 func (p *fastParser) collect(n *ynode, base int) {
-	if len(p.stack) > base {
-		n.Content = make([]*ynode, len(p.stack)-base)
+	if k := len(p.stack) - base; k > 0 {
+		if len(p.kids) < k {
+			p.kids = make([]*ynode, max(k, p.slabSize))
+		}
+		// The capacity is cut to the length, so that no list can grow into the next one.
+		n.Content = p.kids[:k:k]
+		p.kids = p.kids[k:]
 		copy(n.Content, p.stack[base:])
 	}
 	p.stack = p.stack[:base]
 }
 
-func (p *fastParser) splitLines() bool {
+// advance moves to the next line with content. A document marker after content ("---"), a document end ("...")
+// or a directive ("%") are not for the fast path.
+func (p *fastParser) advance() {
 	src := p.src
-	p.lines = make([]fastLine, 0, strings.Count(src, "\n")+1)
-	num := 0
-	for start := 0; start < len(src); {
-		num++
+	for start := p.next; start < len(src); {
+		p.num++
 		end := strings.IndexByte(src[start:], '\n')
 		if end < 0 {
 			end = len(src)
@@ -135,28 +213,29 @@ func (p *fastParser) splitLines() bool {
 		if off < end && src[off] != '#' {
 			line := src[start:end]
 			if line == "---" || strings.HasPrefix(line, "--- ") {
-				if len(p.lines) > 0 {
-					return false // a second document
+				if p.seen {
+					bail() // a second document
 				}
 				if rest := strings.TrimSpace(line[3:]); rest != "" && rest[0] != '#' {
-					return false
+					bail()
 				}
 			} else {
-				if line == "..." || strings.HasPrefix(line, "...") || strings.HasPrefix(line, "%") {
-					return false
+				if strings.HasPrefix(line, "...") || line[0] == '%' {
+					bail()
 				}
-				p.lines = append(p.lines, fastLine{start: start, off: off, end: end, indent: off - start, num: num})
+				p.line = fastLine{start: start, off: off, end: end, indent: off - start, num: p.num}
+				p.ok, p.seen, p.next = true, true, end+1
+				return
 			}
 		}
 		start = end + 1
 	}
-	return true
+	p.ok, p.next = false, len(src)
 }
 
-func (p *fastParser) node(kind yaml.Kind, tag, value string, line, col int) *ynode {
+func (p *fastParser) node(kind yaml.Kind, tag ytag, value string, line, col int) *ynode {
 	if len(p.slab) == 0 {
-		// Nodes come in slabs sized to the file (about two a line), so a small file does not pay for a big one.
-		p.slab = make([]ynode, min(max(2*len(p.lines), 16), 1024))
+		p.slab = make([]ynode, p.slabSize)
 	}
 	n := &p.slab[0]
 	p.slab = p.slab[1:]
@@ -165,10 +244,10 @@ func (p *fastParser) node(kind yaml.Kind, tag, value string, line, col int) *yno
 }
 
 func (p *fastParser) cur() *fastLine {
-	if p.i >= len(p.lines) {
+	if !p.ok {
 		return nil
 	}
-	return &p.lines[p.i]
+	return &p.line
 }
 
 // isSeqEntry reports whether the line's content starts a block sequence entry.
@@ -191,7 +270,7 @@ func (p *fastParser) block(indent int) *ynode {
 
 func (p *fastParser) mapping(indent int) *ynode {
 	l := p.cur()
-	m := p.node(yaml.MappingNode, "!!map", "", l.num, l.indent+1)
+	m := p.node(yaml.MappingNode, tagMap, "", l.num, l.indent+1)
 	base := len(p.stack)
 	defer p.collect(m, base)
 	for {
@@ -270,13 +349,13 @@ func (p *fastParser) value(l *fastLine, indent int, inMapping bool) *ynode {
 	named := func(n *ynode) *ynode {
 		if anchor != "" {
 			n.Line, n.Column = int32(anchorLine), int32(anchorCol)
-			p.anchors[anchor] = n
+			p.setAnchor(anchor, n)
 		}
 		return n
 	}
 	if off == l.end || src[off] == '#' {
 		// The value is a block on the following lines.
-		p.i++
+		p.advance()
 		next := p.cur()
 		if next == nil || next.indent < indent || (next.indent == indent && !(inMapping && p.isSeqEntry(next))) {
 			bail() // an empty value: a null whose position yaml.v3 derives otherwise
@@ -317,7 +396,7 @@ func (p *fastParser) value(l *fastLine, indent int, inMapping bool) *ynode {
 		n = p.node(yaml.ScalarNode, plainTag(v), v, l.num, col)
 	}
 	p.endOfLine(l, end)
-	p.i++
+	p.advance()
 	if next := p.cur(); next != nil && next.indent > indent {
 		// A more indented line after a complete value continues a multi-line scalar (or is an error).
 		bail()
@@ -346,6 +425,13 @@ func (p *fastParser) anchorName(l *fastLine, off int) (string, int) {
 	return src[off:end], end
 }
 
+func (p *fastParser) setAnchor(name string, n *ynode) {
+	if p.anchors == nil {
+		p.anchors = map[string]*ynode{}
+	}
+	p.anchors[name] = n
+}
+
 // alias reads "*name" at off; the anchor must have been defined before, or yaml.v3 reports the error.
 func (p *fastParser) alias(l *fastLine, off int) (*ynode, int) {
 	name, end := p.anchorName(l, off+1)
@@ -353,7 +439,7 @@ func (p *fastParser) alias(l *fastLine, off int) (*ynode, int) {
 	if !ok {
 		bail()
 	}
-	n := p.node(yaml.AliasNode, "", name, l.num, off-l.start+1)
+	n := p.node(yaml.AliasNode, tagNone, name, l.num, off-l.start+1)
 	n.Alias = target
 	return n, end
 }
@@ -374,7 +460,7 @@ func (p *fastParser) endOfLine(l *fastLine, end int) {
 
 func (p *fastParser) sequence(indent int) *ynode {
 	l := p.cur()
-	s := p.node(yaml.SequenceNode, "!!seq", "", l.num, l.indent+1)
+	s := p.node(yaml.SequenceNode, tagSeq, "", l.num, l.indent+1)
 	base := len(p.stack)
 	defer p.collect(s, base)
 	for {
@@ -503,7 +589,7 @@ func (p *fastParser) quoted(l *fastLine, off int) (*ynode, int) {
 	if !plain {
 		v = b.String()
 	}
-	n := p.node(yaml.ScalarNode, "!!str", v, l.num, col)
+	n := p.node(yaml.ScalarNode, tagStr, v, l.num, col)
 	return n, j + 1
 }
 
@@ -515,9 +601,9 @@ func (p *fastParser) flow(l *fastLine, off int) (*ynode, int) {
 	var n *ynode
 	if open == '{' {
 		closer = '}'
-		n = p.node(yaml.MappingNode, "!!map", "", l.num, off-l.start+1)
+		n = p.node(yaml.MappingNode, tagMap, "", l.num, off-l.start+1)
 	} else {
-		n = p.node(yaml.SequenceNode, "!!seq", "", l.num, off-l.start+1)
+		n = p.node(yaml.SequenceNode, tagSeq, "", l.num, off-l.start+1)
 	}
 	base := len(p.stack)
 	defer p.collect(n, base)
@@ -584,7 +670,7 @@ func (p *fastParser) flowItem(l *fastLine, j int, isValue bool) (*ynode, int) {
 		}
 		n, end := p.flowItem(l, k, isValue)
 		n.Line, n.Column = int32(l.num), int32(col)
-		p.anchors[name] = n
+		p.setAnchor(name, n)
 		return n, end
 	case '*':
 		return p.alias(l, j)
@@ -623,41 +709,45 @@ func (p *fastParser) flowItem(l *fastLine, j int, isValue bool) (*ynode, int) {
 
 // plainTag resolves the tag of a plain scalar by YAML 1.2's core schema as yaml.v3 applies it (with its YAML 1.1
 // leftovers: 0777 octals, underscores in numbers, timestamps).
-func plainTag(v string) string {
+func plainTag(v string) ytag {
 	switch v {
 	case "true", "True", "TRUE", "false", "False", "FALSE":
-		return "!!bool"
+		return tagBool
 	case "", "~", "null", "Null", "NULL":
-		return "!!null"
+		return tagNull
 	case "<<":
-		return "!!merge"
+		return tagMerge
 	case ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF":
-		return "!!float"
+		return tagFloat
 	}
 	c := v[0]
 	switch {
 	case c == '.':
 		if _, err := strconv.ParseFloat(v, 64); err == nil {
-			return "!!float"
+			return tagFloat
 		}
-		return "!!str"
+		return tagStr
 	case c >= '0' && c <= '9', c == '+', c == '-':
 	default:
-		return "!!str"
+		return tagStr
+	}
+	// Most scalars that start like a number are whole numbers or durations ("30m"): settle those at once.
+	if t, ok := plainNumberTag(v); ok {
+		return t
 	}
 	if isTimestamp(v) {
-		return "!!timestamp"
+		return tagTimestamp
 	}
 	plain := strings.ReplaceAll(v, "_", "")
 	if _, err := strconv.ParseInt(plain, 0, 64); err == nil {
-		return "!!int"
+		return tagInt
 	}
 	if _, err := strconv.ParseUint(plain, 0, 64); err == nil {
-		return "!!int"
+		return tagInt
 	}
 	if yamlFloatRE.MatchString(plain) {
 		if _, err := strconv.ParseFloat(plain, 64); err == nil {
-			return "!!float"
+			return tagFloat
 		}
 	}
 	for _, prefix := range []string{"0b", "-0b", "0o", "-0o"} {
@@ -665,8 +755,40 @@ func plainTag(v string) string {
 			bail() // binary and octal spellings: rare, left to yaml.v3
 		}
 	}
-	return "!!str"
+	return tagStr
 }
+
+// plainNumberTag settles the tag of a plain scalar that starts with a digit or a sign in two common cases: a
+// decimal whole number without a leading zero, short enough to fit an int64, is !!int; text with a character that
+// no number or timestamp has (and that no spelling plainTag gives up on starts like) is !!str.
+func plainNumberTag(v string) (ytag, bool) {
+	digits := true
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c >= '0' && c <= '9' {
+			continue
+		}
+		digits = false
+		if !numberChar[c] {
+			if v[0] == '0' || strings.HasPrefix(v, "-0") || strings.IndexByte(v, '_') >= 0 {
+				return 0, false // maybe "0b…" or "0o…" once underscores are gone: plainTag gives up on those
+			}
+			return tagStr, true
+		}
+	}
+	if digits && len(v) <= 18 && (v[0] != '0' || len(v) == 1) {
+		return tagInt, true
+	}
+	return 0, false
+}
+
+// numberChar marks the characters that integers (any base, with underscores), floats and timestamps may have.
+var numberChar = func() (m [256]bool) {
+	for _, c := range "0123456789abcdefABCDEFxXoO_+-.:tTZ " {
+		m[c] = true
+	}
+	return m
+}()
 
 var yamlFloatRE = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`)
 

@@ -275,7 +275,7 @@ func kindName(n *ynode) string {
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
+		if n.Tag == tagNull {
 			return "null"
 		}
 		return "a scalar"
@@ -332,7 +332,7 @@ func (p *parser) mappingKeys(n *ynode, f field, keep bool) ([]keyValue, keySet, 
 		return nil, keySet{}, false
 	}
 	if n.Kind != yaml.MappingNode {
-		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		if n.Kind == yaml.ScalarNode && n.Tag == tagNull {
 			return nil, keySet{}, true
 		}
 		p.errorf(n, f, "expected a mapping, found %s", kindName(n))
@@ -342,7 +342,7 @@ func (p *parser) mappingKeys(n *ynode, f field, keep bool) ([]keyValue, keySet, 
 	seen := newKeySet(len(n.Content) / 2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		kn, vn := n.Content[i], n.Content[i+1]
-		if kn.Kind == yaml.ScalarNode && kn.Tag == "!!merge" {
+		if kn.Kind == yaml.ScalarNode && kn.Tag == tagMerge {
 			// The merge source's own pairs go on the stack above this mapping's; they are copied to p.merged and
 			// taken off again.
 			top := len(p.kvs)
@@ -427,7 +427,7 @@ func (p *parser) scalar(n *ynode, f field) (string, *ynode, bool) {
 	if r == nil {
 		return "", n, false
 	}
-	if r.Kind != yaml.ScalarNode || r.Tag == "!!null" {
+	if r.Kind != yaml.ScalarNode || r.Tag == tagNull {
 		p.errorf(n, f, "expected a value, found %s", kindName(r))
 		return "", n, false
 	}
@@ -445,7 +445,7 @@ func (p *parser) integer(n *ynode, f field) (int, bool) {
 		return 0, false
 	}
 	v, err := strconv.ParseInt(s, 10, 32)
-	if r.Tag != "!!int" || err != nil {
+	if r.Tag != tagInt || err != nil {
 		p.errorf(n, f, "expected a whole number, found %q", s)
 		return 0, false
 	}
@@ -457,7 +457,7 @@ func (p *parser) boolean(n *ynode, f field) (bool, bool) {
 	if !ok {
 		return false, false
 	}
-	if r.Tag != "!!bool" {
+	if r.Tag != tagBool {
 		p.errorf(n, f, "expected true or false, found %q", s)
 		return false, false
 	}
@@ -471,7 +471,7 @@ func (p *parser) duration(n *ynode, f field) (time.Duration, bool) {
 		return 0, false
 	}
 	var d time.Duration
-	if r.Tag == "!!int" {
+	if r.Tag == tagInt {
 		secs, err := strconv.ParseInt(s, 10, 64)
 		// Bound both sides: a large negative number of seconds would otherwise wrap around to a positive duration.
 		if err != nil || secs > math.MaxInt64/int64(time.Second) || secs < -math.MaxInt64/int64(time.Second) {
@@ -715,7 +715,7 @@ func (p *parser) param(w *Workflow, kv keyValue) {
 	if def != nil {
 		ff := pf.join("default")
 		if v, r, ok := p.scalar(def, ff); ok {
-			if c, err := canonicalValue(prm.Type, v, r.Tag); err != nil {
+			if c, err := canonicalValue(prm.Type, v, r.Tag.String()); err != nil {
 				p.errorf(def, ff, "%v", err)
 			} else {
 				prm.Default = &c
@@ -829,7 +829,7 @@ func (p *parser) dependsOn(t *Task, i int, n *ynode, f field) []string {
 	if r == nil {
 		return nil
 	}
-	if r.Kind == yaml.ScalarNode && r.Tag == "!!null" {
+	if r.Kind == yaml.ScalarNode && r.Tag == tagNull {
 		return nil
 	}
 	if r.Kind != yaml.SequenceNode {
