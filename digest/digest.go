@@ -7,10 +7,14 @@
 package digest
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,6 +28,9 @@ type Digest string
 
 // Algorithm is the only digest algorithm maestro uses.
 const Algorithm = "sha256"
+
+// digestLen is the length of a Digest.
+const digestLen = len(Algorithm) + 1 + 2*sha256.Size
 
 // ErrMalformed is returned by Parse for text that is not a digest.
 var ErrMalformed = errors.New("malformed digest")
@@ -51,12 +58,20 @@ func (d Digest) Short() string {
 
 func (d Digest) String() string { return string(d) }
 
-func sum(b []byte) Digest {
-	s := sha256.Sum256(b)
-	var out [len(Algorithm) + 1 + 2*sha256.Size]byte
-	n := copy(out[:], Algorithm+":")
-	hex.Encode(out[n:], s[:])
+// Sum is a SHA-256 hash, such as a task's node or content hash, before it is written as a Digest.
+type Sum [sha256.Size]byte
+
+// Digest writes the hash as a digest.
+func (s Sum) Digest() Digest {
+	var out [digestLen]byte
+	s.put(out[:])
 	return Digest(out[:])
+}
+
+// put writes the hash as a digest to the first digestLen bytes of b.
+func (s *Sum) put(b []byte) {
+	copy(b, Algorithm+":")
+	hex.Encode(b[len(Algorithm)+1:digestLen], s[:])
 }
 
 // Graph is a workflow's digest together with the hashes it is built from.
@@ -69,73 +84,383 @@ type Graph struct {
 	Contents map[string]Digest
 }
 
+// Table is a workflow's digest with the node hash of every task, the tasks numbered in id order: what a Graph holds
+// (but the content hashes) without a map or a string per task, for callers that walk every task, such as the diff.
+type Table struct {
+	// Digest identifies the whole workflow graph.
+	Digest Digest
+	// IDs are the task ids in byte order; a task's number is its index here.
+	IDs []string
+	// Tasks are the tasks in the same order.
+	Tasks []*workflow.Task
+	// Nodes are the tasks' node hashes in the same order.
+	Nodes []Sum
+}
+
+// Content returns the hash of task i's own content, without its dependencies: Graph.Contents[Table.IDs[i]]. It is
+// computed on each call, since most callers need few of them.
+func (t *Table) Content(i int) Sum {
+	var kv []param
+	return sha256.Sum256(appendTaskContent(nil, t.Tasks[i], &kv))
+}
+
 // Of returns the graph digest of a parsed workflow.
 func Of(w *workflow.Workflow) (Digest, error) {
-	g, err := Compute(w)
+	t, err := TableOf(w)
 	if err != nil {
 		return "", err
 	}
-	return g.Digest, nil
+	return t.Digest, nil
 }
 
 // Compute returns the workflow's digest with its node and content hashes.
 func Compute(w *workflow.Workflow) (*Graph, error) {
-	if w == nil {
-		return nil, errors.New("digest of a nil workflow")
+	h, err := newHasher(w, true)
+	if err != nil {
+		return nil, err
 	}
-	idx := workflow.NewIndex(w)
-	order := idx.Topo()
-	if len(order) != len(w.Tasks) {
-		return nil, fmt.Errorf("workflow %s: tasks form a cycle or depend on missing tasks; run maestro validate", w.Name)
+	n := len(h.ids)
+	// Every digest is a slice of one of two strings, so that 20,000 tasks cost two allocations rather than 40,000.
+	contents := make([]byte, n*digestLen)
+	for i := range h.contents {
+		h.contents[i].put(contents[i*digestLen:])
 	}
-	nodes := make([]Digest, len(order))
-	g := &Graph{Nodes: make(map[string]Digest, len(order)), Contents: make(map[string]Digest, len(order))}
-	var content, node []byte
-	var keys, deps []string
-	for _, k := range order {
-		id, t := idx.IDs[k], idx.Tasks[k]
-		content = appendTaskContent(content[:0], t, &keys)
-		g.Contents[id] = sum(content)
-		deps = deps[:0]
-		for _, d := range idx.Deps[k] {
-			deps = append(deps, string(nodes[d]))
-		}
-		node = appendNode(node[:0], content, deps)
-		nodes[k] = sum(node)
-		g.Nodes[id] = nodes[k]
-	}
-	ascii := true
-	for _, id := range idx.IDs {
-		ascii = ascii && isASCII(id)
-	}
-	if ascii {
-		g.Digest = sum(canonical(w, idx.IDs, idx.Tasks, nodes))
-	} else {
-		g.Digest = sum(Canonical(w, g)) // sorts by UTF-16 code units
+	nodeText, contentText := string(h.hex), string(contents)
+	g := &Graph{Digest: h.digest, Nodes: make(map[string]Digest, n), Contents: make(map[string]Digest, n)}
+	for i, id := range h.ids {
+		g.Nodes[id] = Digest(nodeText[i*digestLen : (i+1)*digestLen])
+		g.Contents[id] = Digest(contentText[i*digestLen : (i+1)*digestLen])
 	}
 	return g, nil
 }
 
+// TableOf returns the workflow's digest with its node hashes, numbered in id order.
+func TableOf(w *workflow.Workflow) (*Table, error) {
+	h, err := newHasher(w, false)
+	if err != nil {
+		return nil, err
+	}
+	n := len(h.ids)
+	t := &Table{Digest: h.digest, IDs: make([]string, n), Tasks: make([]*workflow.Task, n), Nodes: make([]Sum, n)}
+	for k, i := range h.byID {
+		t.IDs[k], t.Tasks[k], t.Nodes[k] = h.ids[i], h.tasks[i], h.nodes[i]
+	}
+	return t, nil
+}
+
+// hasher computes a workflow's hashes. It numbers the tasks in the order they were written, which is usually the
+// order in which the parser allocated them, so that it reads memory mostly forwards: at 20,000 tasks, writing the
+// tasks' content in id order instead takes half as long again. Results never depend on the numbering.
+type hasher struct {
+	ids   []string
+	tasks []*workflow.Task
+	byID  []int32 // task numbers in canonical id order
+	// deps[depStart[i]:depStart[i+1]] are task i's dependencies by number; dangling ones are left out.
+	depStart, deps []int32
+	nodes          []Sum
+	contents       []Sum   // only when asked for
+	hex            []byte  // node hash i as a Digest is hex[i*digestLen:(i+1)*digestLen]
+	digest         Digest  // of the root object
+	node           []byte  // scratch: one task's node object, with its content object in the same bytes
+	kv             []param // scratch: one task's params
+	sorted         []int32 // scratch: one task's dependencies in node hash order
+}
+
+type param struct{ k, v string }
+
+// newHasher computes the workflow digest and every node hash, and every content hash if contents is set.
+func newHasher(w *workflow.Workflow, contents bool) (*hasher, error) {
+	if w == nil {
+		return nil, errors.New("digest of a nil workflow")
+	}
+	h := &hasher{}
+	h.number(w)
+	n := len(h.ids)
+	h.nodes = make([]Sum, n)
+	h.hex = make([]byte, n*digestLen)
+	if contents {
+		h.contents = make([]Sum, n)
+	}
+	if !h.hashNodes() {
+		return nil, fmt.Errorf("workflow %s: tasks form a cycle or depend on missing tasks; run maestro validate", w.Name)
+	}
+	h.sortByID()
+	h.digest = h.root(w)
+	return h, nil
+}
+
+// number numbers the tasks in the order they were written and resolves every dependency to a task number.
+func (h *hasher) number(w *workflow.Workflow) {
+	n := len(w.Tasks)
+	ids := make([]string, 0, n)
+	tasks := make([]*workflow.Task, 0, n)
+	keys := make([]uint64, 0, n) // line and map order, to sort by line: a task's number is its position here
+	for id, t := range w.Tasks {
+		keys = append(keys, uint64(min(max(t.Pos.Line, 0), math.MaxUint32))<<32|uint64(len(ids)))
+		ids = append(ids, id)
+		tasks = append(tasks, t)
+	}
+	slices.Sort(keys)
+	h.ids = make([]string, n)
+	h.tasks = make([]*workflow.Task, n)
+	num := make(map[string]int32, n)
+	ndeps := 0
+	for i, k := range keys {
+		j := uint32(k)
+		h.ids[i], h.tasks[i] = ids[j], tasks[j]
+		num[ids[j]] = int32(i)
+		ndeps += len(tasks[j].DependsOn)
+	}
+	h.depStart = make([]int32, n+1)
+	h.deps = make([]int32, 0, ndeps)
+	for i, t := range h.tasks {
+		for _, d := range t.DependsOn {
+			if k, ok := num[d]; ok {
+				h.deps = append(h.deps, k)
+			}
+		}
+		h.depStart[i+1] = int32(len(h.deps))
+	}
+}
+
+// sortByID sets byID, the task numbers in id order.
+func (h *hasher) sortByID() {
+	// Most comparisons are settled by the first 16 bytes of the ids, kept beside them so that sorting reads less
+	// scattered memory.
+	type entry struct {
+		hi, lo uint64
+		i      int32
+	}
+	es := make([]entry, len(h.ids))
+	for i, id := range h.ids {
+		es[i] = entry{prefix(id), prefix(id[min(8, len(id)):]), int32(i)}
+	}
+	slices.SortFunc(es, func(a, b entry) int {
+		switch {
+		case a.hi != b.hi:
+			return cmp.Compare(a.hi, b.hi)
+		case a.lo != b.lo:
+			return cmp.Compare(a.lo, b.lo)
+		}
+		return strings.Compare(h.ids[a.i], h.ids[b.i])
+	})
+	h.byID = make([]int32, len(es))
+	for k, e := range es {
+		h.byID[k] = e.i
+	}
+}
+
+// prefix returns the first eight bytes of s as a big-endian number, padded with zeroes, so that numbers order as
+// the strings they start.
+func prefix(s string) uint64 {
+	var x uint64
+	for i := range 8 {
+		x <<= 8
+		if i < len(s) {
+			x |= uint64(s[i])
+		}
+	}
+	return x
+}
+
+// hashNodes computes every node hash, each after those of its dependencies, in a depth-first walk. It returns false
+// if the dependencies form a cycle.
+func (h *hasher) hashNodes() bool {
+	const (
+		unseen = iota
+		open   // on the walk's path: its dependencies are being hashed
+		done
+	)
+	n := len(h.ids)
+	state := make([]uint8, n)
+	next := make([]int32, n) // per open task, the position in deps of the next dependency to visit
+	var stack []int32
+	for root := range int32(n) {
+		if state[root] != unseen {
+			continue
+		}
+		state[root], next[root] = open, h.depStart[root]
+		stack = append(stack[:0], root)
+		for len(stack) > 0 {
+			t := stack[len(stack)-1]
+			if k := next[t]; k < h.depStart[t+1] {
+				next[t]++
+				switch d := h.deps[k]; state[d] {
+				case open:
+					return false
+				case unseen:
+					state[d], next[d] = open, h.depStart[d]
+					stack = append(stack, d)
+				}
+				continue
+			}
+			h.hashNode(t)
+			state[t] = done
+			stack = stack[:len(stack)-1]
+		}
+	}
+	return true
+}
+
+// hashNode computes task t's content and node hash, its dependencies' node hashes being known.
+func (h *hasher) hashNode(t int32) {
+	deps := h.deps[h.depStart[t]:h.depStart[t+1]]
+	// The node object is {"dependsOn":[...], followed by the content's members: the content is written where it
+	// starts with the '{' that the node has as ',' in its place, so that one buffer holds both.
+	quoted := len(deps)*(digestLen+2) + max(len(deps)-1, 0) // the hashes, quoted and separated by commas
+	at := len(`{"dependsOn":[`) + quoted + len(`]`)
+	b := appendTaskContent(append(h.node[:0], make([]byte, at)...), h.tasks[t], &h.kv)
+	if h.contents != nil {
+		h.contents[t] = sha256.Sum256(b[at:])
+	}
+	// "dependsOn" holds the dependencies' node hashes sorted as strings; hex preserves the order of the bytes.
+	ds := append(h.sorted[:0], deps...)
+	slices.SortFunc(ds, func(a, b int32) int { return compareSums(&h.nodes[a], &h.nodes[b]) })
+	h.sorted = ds
+	p := append(b[:0], `{"dependsOn":[`...)
+	for i, d := range ds {
+		if i > 0 {
+			p = append(p, ',')
+		}
+		p = append(p, '"')
+		p = append(p, h.hexOf(d)...)
+		p = append(p, '"')
+	}
+	p = append(p, "],"...)
+	if len(p) != at+1 {
+		panic("digest: node prefix miscounted") // unreachable
+	}
+	h.node = b
+	h.nodes[t] = sha256.Sum256(b)
+	h.nodes[t].put(h.hex[int(t)*digestLen:])
+}
+
+func compareSums(a, b *Sum) int {
+	for i := range a {
+		if a[i] != b[i] {
+			if a[i] < b[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+// hexOf returns task i's node hash as a Digest's bytes.
+func (h *hasher) hexOf(i int32) []byte { return h.hex[int(i)*digestLen : (int(i)+1)*digestLen] }
+
+// root returns the digest of the root object.
+func (h *hasher) root(w *workflow.Workflow) Digest {
+	order := h.byID
+	for _, id := range h.ids {
+		if !isASCII(id) {
+			// RFC 8785 orders names by UTF-16 code units, which differs from byte order only beyond ASCII.
+			order = slices.Clone(h.byID)
+			slices.SortStableFunc(order, func(a, b int32) int {
+				if lessUTF16(h.ids[a], h.ids[b]) {
+					return -1
+				}
+				if lessUTF16(h.ids[b], h.ids[a]) {
+					return 1
+				}
+				return 0
+			})
+			break
+		}
+	}
+	s := sink{h: sha256.New(), b: h.node[:0]}
+	writeRoot(&s, w, h.ids, h.tasks, order, func(b []byte, i int32) []byte { return append(b, h.hexOf(i)...) })
+	var out Sum
+	s.h.Sum(out[:0])
+	return out.Digest()
+}
+
+// sink collects canonical JSON, passing it on to a hash in chunks if it has one.
+type sink struct {
+	b []byte
+	h hash.Hash
+}
+
+// flush hands the bytes collected so far to the hash, once they are many.
+func (s *sink) flush(final bool) {
+	if s.h != nil && (final || len(s.b) >= 32<<10) {
+		s.h.Write(s.b)
+		s.b = s.b[:0]
+	}
+}
+
+// writeRoot writes the root object: ids are the task ids, ts the tasks, and appendNode appends task i's node hash
+// as a Digest, without quotes; order, if not nil, is the canonical order of the tasks, else it is the order of ids.
+func writeRoot(s *sink, w *workflow.Workflow, ids []string, ts []*workflow.Task, order []int32, appendNode func([]byte, int32) []byte) {
+	// Members in canonical order: apiVersion, kind, name, params, tasks, tenant.
+	b := append(s.b, `{"apiVersion":`...)
+	b = appendString(b, workflow.APIVersion)
+	b = append(b, `,"kind":`...)
+	b = appendString(b, workflow.Kind)
+	b = append(b, `,"name":`...)
+	b = appendString(b, w.Name)
+	b = append(b, `,"params":`...)
+	params := make(object, 0, len(w.Params))
+	for name, p := range w.Params {
+		po := make(object, 0, 3)
+		po.set("type", p.Type)
+		po.set("required", p.Required)
+		if p.Default != nil {
+			po.set("default", *p.Default)
+		}
+		params = append(params, member{name, po})
+	}
+	b = appendJCS(b, params)
+	// Each task is {"dependsOn": [ids], "node": hash}: the node hash carries the task's content and upstream
+	// subgraph; the ids pin which task each edge points at, which hashes alone cannot tell apart when two tasks
+	// are identical twins. DependsOn is sorted, and task ids are ASCII in every workflow the parser accepts (it
+	// allows [a-z0-9_-]), so DependsOn is already in the UTF-16 order RFC 8785 asks for.
+	b = append(b, `,"tasks":{`...)
+	for k := range ids {
+		i := int32(k)
+		if order != nil {
+			i = order[k]
+		}
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, ids[i])
+		b = append(b, `:{"dependsOn":`...)
+		b = appendJCS(b, ts[i].DependsOn)
+		b = append(b, `,"node":"`...)
+		b = appendNode(b, i)
+		b = append(b, `"}`...)
+		s.b = b
+		s.flush(false)
+		b = s.b
+	}
+	b = append(b, `},"tenant":`...)
+	b = appendString(b, w.Tenant)
+	s.b = append(b, '}')
+	s.flush(true)
+}
+
 // appendTaskContent appends the canonical JSON of a task's own content: its node object without "dependsOn".
-// Members are written in their canonical order directly; keys is scratch space for sorting param names.
-func appendTaskContent(b []byte, t *workflow.Task, keys *[]string) []byte {
+// Members are written in their canonical order directly; kv is scratch space for sorting params.
+func appendTaskContent(b []byte, t *workflow.Task, kv *[]param) []byte {
 	b = append(b, `{"package":`...)
 	b = appendString(b, string(t.Package))
 	b = append(b, `,"params":{`...)
-	ks := (*keys)[:0]
-	for k := range t.Params {
-		ks = append(ks, k)
+	ps := (*kv)[:0]
+	for k, v := range t.Params {
+		ps = append(ps, param{k, v})
 	}
-	sortKeys(ks)
-	for i, k := range ks {
+	sortParams(ps)
+	for i, p := range ps {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = appendString(b, p.k)
 		b = append(b, ':')
-		b = appendString(b, t.Params[k])
+		b = appendString(b, p.v)
 	}
-	*keys = ks
+	*kv = ps
 	b = append(b, `},"retries":`...)
 	b = strconv.AppendInt(b, int64(t.Retries), 10)
 	b = append(b, `,"timeoutSeconds":`...)
@@ -143,25 +468,24 @@ func appendTaskContent(b []byte, t *workflow.Task, keys *[]string) []byte {
 	return append(b, '}')
 }
 
-// appendNode appends a task's node object: "dependsOn" (the sorted node hashes of its dependencies) sorts before
-// every content member, so it goes first, then the content's members.
-func appendNode(b, content []byte, deps []string) []byte {
-	sortStrings(deps)
-	b = append(b, `{"dependsOn":`...)
-	b = appendJCS(b, deps)
-	b = append(b, ',')
-	return append(b, content[1:]...)
-}
-
-// sortKeys sorts object member names in RFC 8785 order.
-func sortKeys(ks []string) {
-	for _, k := range ks {
-		if !isASCII(k) {
-			sort.Slice(ks, func(i, j int) bool { return lessUTF16(ks[i], ks[j]) })
+// sortParams sorts params by name in RFC 8785 order.
+func sortParams(ps []param) {
+	for _, p := range ps {
+		if !isASCII(p.k) {
+			sort.Slice(ps, func(i, j int) bool { return lessUTF16(ps[i].k, ps[j].k) })
 			return
 		}
 	}
-	sort.Strings(ks)
+	if len(ps) > 12 {
+		slices.SortFunc(ps, func(a, b param) int { return strings.Compare(a.k, b.k) })
+		return
+	}
+	// Tasks have few params: an insertion sort, without the calls of a general one.
+	for i := 1; i < len(ps); i++ {
+		for j := i; j > 0 && ps[j].k < ps[j-1].k; j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
 }
 
 // Canonical returns the canonical JSON of the workflow's root object, whose SHA-256 is the workflow digest. g must
@@ -178,52 +502,13 @@ func Canonical(w *workflow.Workflow, g *Graph) []byte {
 		ids = append(ids, id)
 	}
 	sortKeys(ids)
-	nodes := make([]Digest, len(ids))
 	ts := make([]*workflow.Task, len(ids))
 	for i, id := range ids {
-		nodes[i], ts[i] = g.Nodes[id], w.Tasks[id]
+		ts[i] = w.Tasks[id]
 	}
-	return canonical(w, ids, ts, nodes)
-}
-
-// canonical writes the root object; ids are the task ids in canonical order and nodes their node hashes.
-func canonical(w *workflow.Workflow, ids []string, ts []*workflow.Task, nodes []Digest) []byte {
-	// Each task is {"dependsOn": [ids], "node": hash}: the node hash carries the task's content and upstream
-	// subgraph; the ids pin which task each edge points at, which hashes alone cannot tell apart when two tasks
-	// are identical twins. Task ids are ASCII (the parser allows [a-z0-9_-]) and DependsOn is sorted, so both are
-	// already in the UTF-16 order RFC 8785 asks for, and 20,000 tasks are written without the general encoder.
-	tasks := make(rawJSON, 0, len(ids)*96)
-	tasks = append(tasks, '{')
-	for i, id := range ids {
-		if i > 0 {
-			tasks = append(tasks, ',')
-		}
-		tasks = appendString(tasks, id)
-		tasks = append(tasks, `:{"dependsOn":`...)
-		tasks = appendJCS(tasks, ts[i].DependsOn)
-		tasks = append(tasks, `,"node":`...)
-		tasks = appendString(tasks, string(nodes[i]))
-		tasks = append(tasks, '}')
-	}
-	tasks = append(tasks, '}')
-	params := make(object, 0, len(w.Params))
-	for name, p := range w.Params {
-		po := make(object, 0, 3)
-		po.set("type", p.Type)
-		po.set("required", p.Required)
-		if p.Default != nil {
-			po.set("default", *p.Default)
-		}
-		params = append(params, member{name, po})
-	}
-	root := make(object, 0, 6)
-	root.set("apiVersion", workflow.APIVersion)
-	root.set("kind", workflow.Kind)
-	root.set("name", w.Name)
-	root.set("tenant", w.Tenant)
-	root.set("params", params)
-	root.set("tasks", tasks)
-	return appendJCS(nil, root)
+	var s sink
+	writeRoot(&s, w, ids, ts, nil, func(b []byte, i int32) []byte { return append(b, g.Nodes[ids[i]]...) })
+	return s.b
 }
 
 // CanonicalTask returns the canonical JSON of one task's node object, whose SHA-256 is its node hash.
@@ -232,11 +517,23 @@ func CanonicalTask(t *workflow.Task, g *Graph) []byte {
 	for _, d := range t.DependsOn {
 		deps = append(deps, string(g.Nodes[d]))
 	}
-	var keys []string
-	return appendNode(nil, appendTaskContent(nil, t, &keys), deps)
+	// Node hashes are ASCII, so byte order is the UTF-16 order RFC 8785 asks for.
+	sort.Strings(deps)
+	var kv []param
+	content := appendTaskContent(nil, t, &kv)
+	// "dependsOn" sorts before every content member, so it goes first, then the content's members.
+	b := append([]byte(`{"dependsOn":`), appendJCS(nil, deps)...)
+	b = append(b, ',')
+	return append(b, content[1:]...)
 }
 
-func sortStrings(s []string) {
-	// Node hashes are ASCII, so byte order is the UTF-16 order RFC 8785 asks for.
-	sort.Strings(s)
+// sortKeys sorts object member names in RFC 8785 order.
+func sortKeys(ks []string) {
+	for _, k := range ks {
+		if !isASCII(k) {
+			sort.Slice(ks, func(i, j int) bool { return lessUTF16(ks[i], ks[j]) })
+			return
+		}
+	}
+	sort.Strings(ks)
 }

@@ -105,3 +105,32 @@ func TestLessUTF16(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainPrefix compares the word-at-a-time scan with a byte loop, for every byte value at every position of
+// strings around the word size.
+func TestPlainPrefix(t *testing.T) {
+	byteLoop := func(s string) int {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
+				return i
+			}
+		}
+		return len(s)
+	}
+	for n := range 20 {
+		for pos := range n {
+			for c := range 256 {
+				for _, fill := range []byte{'a', 0x7f, 0x80, 0xff, 0x21, 0x5d, 0x1f + 0x20} {
+					b := make([]byte, n)
+					for i := range b {
+						b[i] = fill
+					}
+					b[pos] = byte(c)
+					if got, want := plainPrefix(string(b)), byteLoop(string(b)); got != want {
+						t.Fatalf("plainPrefix(%q) = %d, want %d", b, got, want)
+					}
+				}
+			}
+		}
+	}
+}
