@@ -29,9 +29,9 @@ func (p *parser) checkGraph(w *Workflow) {
 		d := p.taskNumber(e.dep)
 		to[k] = d
 		if d < 0 {
-			if w.Tasks[e.task.ID] == e.task {
-				p.add(&Error{Pos: p.pos(e.node), Field: "spec.tasks." + e.task.ID + ".dependsOn",
-					Msg: "task " + quote(e.task.ID) + " depends on " + quote(e.dep) + ", which is not a task of workflow " + quote(w.Name) + suggest(e.dep, sortedIDs(), &budget)})
+			if t := &p.tasks[e.from]; w.Tasks[t.ID] == t {
+				p.add(&Error{Pos: p.pos(e.node), Field: "spec.tasks." + t.ID + ".dependsOn",
+					Msg: "task " + quote(t.ID) + " depends on " + quote(e.dep) + ", which is not a task of workflow " + quote(w.Name) + suggest(e.dep, sortedIDs(), &budget)})
 			}
 			continue
 		}
@@ -42,7 +42,7 @@ func (p *parser) checkGraph(w *Workflow) {
 	p.edges = p.edges[:0]
 	templated := p.templated
 	p.templated = p.templated[:0]
-	for _, id := range sortedIDsWhere(templated, func(t *Task) bool { return undeclaredRefs(w, t) }) {
+	for _, id := range sortedTaskIDs(templated) {
 		t := w.Tasks[id]
 		for _, name := range sortedKeys(t.Params) {
 			for _, ref := range paramRefs(t.Params[name]) {
@@ -231,33 +231,28 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// sortedIDsWhere returns the sorted ids of the tasks for which keep is true.
-func sortedIDsWhere(tasks []*Task, keep func(*Task) bool) []string {
+// sortedTaskIDs returns the sorted ids of the tasks.
+func sortedTaskIDs(tasks []*Task) []string {
 	var out []string
 	for _, t := range tasks {
-		if keep(t) {
-			out = append(out, t.ID)
-		}
+		out = append(out, t.ID)
 	}
 	sort.Strings(out)
 	return out
 }
 
-// undeclaredRefs reports whether any of the task's params refers to a workflow param that is not declared.
-func undeclaredRefs(w *Workflow, t *Task) bool {
-	for _, v := range t.Params {
-		for {
-			ref, rest, ok := nextParamRef(v)
-			if !ok {
-				break
-			}
-			if _, ok := w.Params[ref]; !ok {
-				return true
-			}
-			v = rest
+// undeclaredRef reports whether a task param value refers to a workflow param that is not declared.
+func undeclaredRef(w *Workflow, v string) bool {
+	for {
+		ref, rest, ok := nextParamRef(v)
+		if !ok {
+			return false
 		}
+		if _, ok := w.Params[ref]; !ok {
+			return true
+		}
+		v = rest
 	}
-	return false
 }
 
 // Index numbers a workflow's tasks in id order, for graph algorithms that run on every parse, digest and diff

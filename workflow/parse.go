@@ -126,7 +126,8 @@ type parser struct {
 	fatal    bool // stop: the rest of the file is not worth reading
 	expanded int  // nodes reached through aliases so far
 	sizes    map[*ynode]int
-	// templated are the tasks with a "{{" in a param value, whose references are checked once all are known.
+	// templated are the tasks with a param value that refers to an undeclared workflow param, reported once every
+	// task is read.
 	templated []*Task
 	// edges remembers where each dependsOn entry was written, for errors found once every task is known.
 	edges []edgeAt
@@ -143,6 +144,29 @@ type parser struct {
 	taskKVs  []keyValue
 	// strs is where dependsOn lists are allocated, many to one slice.
 	strs []string
+	// validRefs are package refs found valid, since most workflows use each package many times.
+	validRefs map[PackageRef]struct{}
+}
+
+// maxValidRefs bounds the refs validatePackage remembers; a workflow with more different packages than that
+// validates the others each time.
+const maxValidRefs = 4096
+
+// validatePackage is ref.Validate, remembering the refs found valid.
+func (p *parser) validatePackage(ref PackageRef) error {
+	if _, ok := p.validRefs[ref]; ok {
+		return nil
+	}
+	if err := ref.Validate(); err != nil {
+		return err
+	}
+	if p.validRefs == nil {
+		p.validRefs = make(map[PackageRef]struct{})
+	}
+	if len(p.validRefs) < maxValidRefs {
+		p.validRefs[ref] = struct{}{}
+	}
+	return nil
 }
 
 func (p *parser) syntaxError(err error) error {
@@ -339,6 +363,7 @@ func (p *parser) mappingKeys(n *ynode, f field, keep bool) ([]keyValue, keySet, 
 		return nil, keySet{}, false
 	}
 	base, mergedBase := len(p.kvs), len(p.merged)
+	p.kvs = slices.Grow(p.kvs, len(n.Content)/2)
 	seen := newKeySet(len(n.Content) / 2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		kn, vn := n.Content[i], n.Content[i+1]
@@ -629,6 +654,9 @@ func (p *parser) spec(w *Workflow, n *ynode) {
 	if len(w.Tasks) == 0 {
 		w.Tasks = make(map[string]*Task, len(tkvs))
 	}
+	if cap(p.edges) < 2*len(tkvs) {
+		p.edges = make([]edgeAt, 0, 2*len(tkvs)) // most tasks have a few dependencies
+	}
 	for i, tk := range tkvs {
 		if p.fatal {
 			return
@@ -779,7 +807,7 @@ func (p *parser) task(w *Workflow, kv keyValue, i int) {
 			if v, ok := p.str(f.value, ff); ok {
 				hasPackage = true
 				t.Package = PackageRef(v)
-				if err := t.Package.Validate(); err != nil {
+				if err := p.validatePackage(t.Package); err != nil {
 					p.errorf(f.value, ff, "%v", err)
 				}
 			}
@@ -790,7 +818,7 @@ func (p *parser) task(w *Workflow, kv keyValue, i int) {
 			for _, pk := range pkvs {
 				if v, ok := p.str(pk.value, ff.join(pk.key)); ok {
 					t.Params[pk.key] = v
-					if strings.Contains(v, "{{") && (len(p.templated) == 0 || p.templated[len(p.templated)-1] != t) {
+					if strings.Contains(v, "{{") && undeclaredRef(w, v) && (len(p.templated) == 0 || p.templated[len(p.templated)-1] != t) {
 						p.templated = append(p.templated, t)
 					}
 				}
@@ -805,7 +833,7 @@ func (p *parser) task(w *Workflow, kv keyValue, i int) {
 				t.Timeout = d
 			}
 		case "dependsOn":
-			t.DependsOn = p.dependsOn(t, i, f.value, ff)
+			t.DependsOn = p.dependsOn(i, f.value, ff)
 		default:
 			p.unknown(f, tf, "package, params, retries, timeout, dependsOn")
 		}
@@ -824,7 +852,7 @@ func (p *parser) task(w *Workflow, kv keyValue, i int) {
 // dependsOnScanMax is the longest dependsOn list whose duplicates are found by scanning it rather than with a map.
 const dependsOnScanMax = 16
 
-func (p *parser) dependsOn(t *Task, i int, n *ynode, f field) []string {
+func (p *parser) dependsOn(i int, n *ynode, f field) []string {
 	r := p.resolve(n)
 	if r == nil {
 		return nil
@@ -860,17 +888,17 @@ func (p *parser) dependsOn(t *Task, i int, n *ynode, f field) []string {
 			continue
 		}
 		p.strs = append(p.strs, v)
-		p.edges = append(p.edges, edgeAt{task: t, from: int32(i), dep: v, node: item})
+		p.edges = append(p.edges, edgeAt{from: int32(i), dep: v, node: item})
 	}
 	deps := p.strs[start:len(p.strs):len(p.strs)]
 	slices.Sort(deps)
 	return deps
 }
 
-// edgeAt is one dependsOn entry and where it was written; from is the task's index among the pairs of spec.tasks.
+// edgeAt is one dependsOn entry and where it was written; from is the task's number, its index among the pairs of
+// spec.tasks.
 type edgeAt struct {
-	task *Task
-	from int32
 	dep  string
 	node *ynode
+	from int32
 }
