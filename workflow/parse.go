@@ -206,32 +206,35 @@ func (p *parser) errorf(n *ynode, f field, format string, args ...any) {
 	p.add(&Error{Pos: p.pos(n), Field: f.String(), Msg: fmt.Sprintf(format, args...)})
 }
 
-// field is the dotted path of a field, for messages. It is joined into a string only when a message needs it: a big
-// workflow has hundreds of thousands of fields and reports few, if any, problems.
+// field is the dotted path of a field, for messages: key inside parent, or key alone when there is no parent. It
+// is joined into a string only when a message needs it: a big workflow has hundreds of thousands of fields and
+// reports few, if any, problems. Parents live on the stack of the functions that read them.
 type field struct {
-	base string
-	keys [3]string
-	n    int
+	parent *field
+	key    string
 }
 
-func fieldOf(base string) field { return field{base: base} }
+func fieldOf(path string) field { return field{key: path} }
 
 // join returns the path of the field key inside f.
-func (f field) join(key string) field {
-	if f.n == len(f.keys) {
-		return field{base: f.String(), keys: [3]string{key}, n: 1}
-	}
-	f.keys[f.n] = key
-	f.n++
-	return f
+func (f *field) join(key string) field { return field{parent: f, key: key} }
+
+// String joins the path like joinField. It copies the keys rather than returning one of them, so that the
+// compiler sees that no field outlives the call and keeps fields and their parents on the stack.
+func (f *field) String() string {
+	var b strings.Builder
+	f.write(&b)
+	return b.String()
 }
 
-func (f field) String() string {
-	s := f.base
-	for _, k := range f.keys[:f.n] {
-		s = joinField(s, k)
+func (f *field) write(b *strings.Builder) {
+	if f.parent != nil {
+		f.parent.write(b)
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
 	}
-	return s
+	b.WriteString(f.key)
 }
 
 // add records a problem; past maxErrors the rest of the file is not worth reading.
@@ -581,10 +584,11 @@ func (p *parser) document(root *ynode) *Workflow {
 }
 
 func (p *parser) metadata(w *Workflow, n *ynode) {
-	kvs, _ := p.mapping(n, fieldOf("metadata"))
+	mf := fieldOf("metadata")
+	kvs, _ := p.mapping(n, mf)
 	var named bool
 	for _, kv := range kvs {
-		f := fieldOf("metadata").join(kv.key)
+		f := mf.join(kv.key)
 		switch kv.key {
 		case "name":
 			if v, ok := p.str(kv.value, f); ok {
@@ -609,7 +613,7 @@ func (p *parser) metadata(w *Workflow, n *ynode) {
 				}
 			}
 		default:
-			p.unknown(kv, fieldOf("metadata"), "name, tenant, labels")
+			p.unknown(kv, mf, "name, tenant, labels")
 		}
 	}
 	if !named {
@@ -619,10 +623,11 @@ func (p *parser) metadata(w *Workflow, n *ynode) {
 
 func (p *parser) spec(w *Workflow, n *ynode) {
 	p.tasks, p.taskAt, p.taskKeys, p.taskKVs = nil, nil, keySet{}, nil
-	kvs, _ := p.mapping(n, fieldOf("spec"))
+	sf := fieldOf("spec")
+	kvs, _ := p.mapping(n, sf)
 	var tasks *ynode
 	for _, kv := range kvs {
-		f := fieldOf("spec").join(kv.key)
+		f := sf.join(kv.key)
 		switch kv.key {
 		case "params":
 			mark := len(p.kvs)
@@ -636,7 +641,7 @@ func (p *parser) spec(w *Workflow, n *ynode) {
 		case "tasks":
 			tasks = kv.value
 		default:
-			p.unknown(kv, fieldOf("spec"), "params, defaults, tasks")
+			p.unknown(kv, sf, "params, defaults, tasks")
 		}
 	}
 	if tasks == nil {
@@ -683,9 +688,10 @@ func (p *parser) spec(w *Workflow, n *ynode) {
 }
 
 func (p *parser) defaults(w *Workflow, n *ynode) {
-	kvs, _ := p.mapping(n, fieldOf("spec.defaults"))
+	df := fieldOf("spec.defaults")
+	kvs, _ := p.mapping(n, df)
 	for _, kv := range kvs {
-		f := fieldOf("spec.defaults").join(kv.key)
+		f := df.join(kv.key)
 		switch kv.key {
 		case "retries":
 			if v, ok := p.retries(kv.value, f); ok {
@@ -696,7 +702,7 @@ func (p *parser) defaults(w *Workflow, n *ynode) {
 				w.Defaults.Timeout = &d
 			}
 		default:
-			p.unknown(kv, fieldOf("spec.defaults"), "retries, timeout")
+			p.unknown(kv, df, "retries, timeout")
 		}
 	}
 }
@@ -711,7 +717,8 @@ func (p *parser) retries(n *ynode, f field) (int, bool) {
 }
 
 func (p *parser) param(w *Workflow, kv keyValue) {
-	pf := fieldOf("spec.params").join(kv.key)
+	psf := fieldOf("spec.params")
+	pf := psf.join(kv.key)
 	if !validParamName(kv.key) {
 		p.errorf(kv.kn, pf, "invalid param name %q: use letters, digits and '_', not starting with a digit", kv.key)
 	}
@@ -788,7 +795,8 @@ func canonicalValue(typ, v, tag string) (string, error) {
 
 // task reads the i-th pair of spec.tasks.
 func (p *parser) task(w *Workflow, kv keyValue, i int) {
-	tf := fieldOf("spec.tasks").join(kv.key)
+	tsf := fieldOf("spec.tasks")
+	tf := tsf.join(kv.key)
 	if !validTaskID(kv.key) {
 		p.errorf(kv.kn, tf, "invalid task id %q: use 1-63 lowercase letters, digits, '-' and '_', starting and ending with a letter or digit", kv.key)
 	}
