@@ -8,6 +8,7 @@ package diff
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -182,7 +183,7 @@ func Between(a, b *workflow.Set) (Result, error) {
 
 // Workflows compares two versions of one workflow; either may be nil (added or removed).
 func Workflows(a, b *workflow.Workflow) (Workflow, error) {
-	ga, gb, err := graphs(a, b)
+	ga, gb, err := tables(a, b)
 	if err != nil {
 		return Workflow{}, err
 	}
@@ -212,7 +213,7 @@ func Workflows(a, b *workflow.Workflow) (Workflow, error) {
 	}
 	diffLabels(c, a.Labels, b.Labels)
 	diffParams(c, a, b)
-	diffTasks(c, a, b, ga, gb)
+	diffTasks(c, ga, gb)
 	sortChanges(c.changes)
 	d.Changes = c.changes
 	switch {
@@ -229,33 +230,33 @@ func Workflows(a, b *workflow.Workflow) (Workflow, error) {
 // parallelTasks is the size from which the two versions' digests are computed side by side.
 const parallelTasks = 2000
 
-// graphs computes the digests of both versions (either may be nil), side by side when they are large.
-func graphs(a, b *workflow.Workflow) (ga, gb *digest.Graph, err error) {
-	compute := func(w *workflow.Workflow) (*digest.Graph, error) {
+// tables computes the digests of both versions (either may be nil), side by side when they are large.
+func tables(a, b *workflow.Workflow) (ta, tb *digest.Table, err error) {
+	compute := func(w *workflow.Workflow) (*digest.Table, error) {
 		if w == nil {
 			return nil, nil
 		}
-		return digest.Compute(w)
+		return digest.TableOf(w)
 	}
 	if a == nil || b == nil || len(a.Tasks)+len(b.Tasks) < parallelTasks {
-		if ga, err = compute(a); err != nil {
+		if ta, err = compute(a); err != nil {
 			return nil, nil, err
 		}
-		gb, err = compute(b)
-		return ga, gb, err
+		tb, err = compute(b)
+		return ta, tb, err
 	}
 	var errB error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		gb, errB = compute(b)
+		tb, errB = compute(b)
 	}()
-	ga, err = compute(a)
+	ta, err = compute(a)
 	<-done
 	if err == nil {
 		err = errB
 	}
-	return ga, gb, err
+	return ta, tb, err
 }
 
 type collector struct{ changes []Change }
@@ -327,31 +328,55 @@ func deref(s *string) any {
 	return *s
 }
 
-func diffTasks(c *collector, a, b *workflow.Workflow, ga, gb *digest.Graph) {
-	var removed, added []string
-	for id := range a.Tasks {
-		if _, ok := b.Tasks[id]; !ok {
-			removed = append(removed, id)
+// diffTasks compares the tasks of two versions, given by their tables.
+func diffTasks(c *collector, ta, tb *digest.Table) {
+	// The ids of both tables are sorted: one pass pairs the tasks that kept their id and finds, in id order, those
+	// removed and added.
+	kept := make([]pair, 0, min(len(ta.IDs), len(tb.IDs)))
+	var removed, added []int32
+	for i, j := 0, 0; i < len(ta.IDs) || j < len(tb.IDs); {
+		switch {
+		case j == len(tb.IDs) || i < len(ta.IDs) && ta.IDs[i] < tb.IDs[j]:
+			removed = append(removed, int32(i))
+			i++
+		case i == len(ta.IDs) || tb.IDs[j] < ta.IDs[i]:
+			added = append(added, int32(j))
+			j++
+		default:
+			kept = append(kept, pair{int32(i), int32(j)})
+			i++
+			j++
 		}
 	}
-	for id := range b.Tasks {
-		if _, ok := a.Tasks[id]; !ok {
-			added = append(added, id)
-		}
-	}
-	sort.Strings(removed)
-	sort.Strings(added)
 	// A task that left under one id and arrived under another with the same node hash (content and dependencies)
 	// was renamed; failing that, the same content with other dependencies is a rename plus edge changes.
-	renamed := map[string]string{} // old id -> new id
-	removed, added = pairRenames(removed, added, ga.Nodes, gb.Nodes, renamed)
-	removed, added = pairRenames(removed, added, ga.Contents, gb.Contents, renamed)
+	var renames []pair
+	removed, added = pairRenames(removed, added, func(i int32) digest.Sum { return ta.Nodes[i] },
+		func(j int32) digest.Sum { return tb.Nodes[j] }, &renames)
+	removed, added = pairRenames(removed, added, func(i int32) digest.Sum { return ta.Content(int(i)) },
+		func(j int32) digest.Sum { return tb.Content(int(j)) }, &renames)
 
-	for _, id := range removed {
-		c.add(Change{Kind: TaskRemoved, Class: Behavioral, Path: "spec.tasks." + id, Task: id, Old: string(a.Tasks[id].Package)})
+	for _, i := range removed {
+		id := ta.IDs[i]
+		c.add(Change{Kind: TaskRemoved, Class: Behavioral, Path: "spec.tasks." + id, Task: id, Old: string(ta.Tasks[i].Package)})
 	}
-	for _, id := range added {
-		c.add(Change{Kind: TaskAdded, Class: Behavioral, Path: "spec.tasks." + id, Task: id, New: string(b.Tasks[id].Package)})
+	for _, j := range added {
+		id := tb.IDs[j]
+		c.add(Change{Kind: TaskAdded, Class: Behavioral, Path: "spec.tasks." + id, Task: id, New: string(tb.Tasks[j].Package)})
+	}
+	// toB numbers each old task as the new version does; -1 for a removed one.
+	toB := make([]int32, len(ta.IDs))
+	for i := range toB {
+		toB[i] = -1
+	}
+	for _, p := range kept {
+		toB[p.a] = p.b
+	}
+	renamed := make(map[string]string, len(renames)) // old id -> new id
+	for _, p := range renames {
+		toB[p.a] = p.b
+		renamed[ta.IDs[p.a]] = tb.IDs[p.b]
+		c.add(Change{Kind: TaskRenamed, Class: Behavioral, Path: "spec.tasks." + ta.IDs[p.a], Task: tb.IDs[p.b], Old: ta.IDs[p.a], New: tb.IDs[p.b]})
 	}
 	newID := func(old string) string {
 		if n, ok := renamed[old]; ok {
@@ -359,42 +384,64 @@ func diffTasks(c *collector, a, b *workflow.Workflow, ga, gb *digest.Graph) {
 		}
 		return old
 	}
-	for oldID, ta := range a.Tasks {
-		id := newID(oldID)
-		tb, ok := b.Tasks[id]
-		if !ok {
-			continue
+	for _, p := range append(kept, renames...) {
+		if !unchanged(ta, tb, p, toB) {
+			diffTask(c, ta.Tasks[p.a], tb.Tasks[p.b], newID)
 		}
-		if id != oldID {
-			c.add(Change{Kind: TaskRenamed, Class: Behavioral, Path: "spec.tasks." + oldID, Task: id, Old: oldID, New: id})
-		}
-		diffTask(c, ta, tb, newID)
 	}
 }
 
-// pairRenames matches removed and added task ids whose hashes are equal, in id order, recording each pair.
-func pairRenames(removed, added []string, ha, hb map[string]digest.Digest, renamed map[string]string) (restRemoved, restAdded []string) {
+// pair numbers one task in the old and the new version.
+type pair struct{ a, b int32 }
+
+// unchanged reports, without building anything, whether diffTask finds nothing to report for a pair of tasks:
+// most tasks of a large workflow are unchanged. It may report false for an unchanged task, never true for a changed
+// one.
+func unchanged(ta, tb *digest.Table, p pair, toB []int32) bool {
+	x, y := ta.Tasks[p.a], tb.Tasks[p.b]
+	if x.Timeout != y.Timeout { // the content hash holds it in whole seconds only
+		return false
+	}
+	// The same dependencies: each old one is, in the new version, the new one in its place; none is dangling.
+	da, db := ta.Deps(int(p.a)), tb.Deps(int(p.b))
+	if len(da) != len(db) || len(da) != len(x.DependsOn) || len(db) != len(y.DependsOn) {
+		return false
+	}
+	for k, d := range da {
+		if toB[d] != db[k] {
+			return false
+		}
+	}
+	// The same content: equal node hashes have equal node objects, which hold the package, params and retries.
+	return ta.Nodes[p.a] == tb.Nodes[p.b] ||
+		x.Package == y.Package && x.Retries == y.Retries && maps.Equal(x.Params, y.Params)
+}
+
+// pairRenames matches removed and added tasks whose hashes are equal, in id order, recording each pair.
+func pairRenames(removed, added []int32, ha, hb func(int32) digest.Sum, renames *[]pair) (restRemoved, restAdded []int32) {
 	if len(removed) == 0 || len(added) == 0 {
 		return removed, added
 	}
-	byHash := map[digest.Digest][]string{}
-	for _, id := range added {
-		byHash[hb[id]] = append(byHash[hb[id]], id)
+	byHash := make(map[digest.Sum][]int32, len(added))
+	for _, j := range added {
+		h := hb(j)
+		byHash[h] = append(byHash[h], j)
 	}
-	taken := map[string]bool{}
-	for _, id := range removed {
-		cands := byHash[ha[id]]
+	taken := make(map[int32]bool)
+	for _, i := range removed {
+		h := ha(i)
+		cands := byHash[h]
 		if len(cands) == 0 {
-			restRemoved = append(restRemoved, id)
+			restRemoved = append(restRemoved, i)
 			continue
 		}
-		renamed[id] = cands[0]
+		*renames = append(*renames, pair{i, cands[0]})
 		taken[cands[0]] = true
-		byHash[ha[id]] = cands[1:]
+		byHash[h] = cands[1:]
 	}
-	for _, id := range added {
-		if !taken[id] {
-			restAdded = append(restAdded, id)
+	for _, j := range added {
+		if !taken[j] {
+			restAdded = append(restAdded, j)
 		}
 	}
 	return restRemoved, restAdded

@@ -10,6 +10,7 @@ import (
 
 	"github.com/maestro-conductor/maestro/diff"
 	"github.com/maestro-conductor/maestro/digest"
+	"github.com/maestro-conductor/maestro/workflow"
 )
 
 // base is the old version most cases start from. Effective values: extract retries 3, timeout 10m; transform and
@@ -722,5 +723,42 @@ func TestFormatDuration(t *testing.T) {
 		if got := diff.FormatDuration(d); got != want {
 			t.Errorf("FormatDuration(%s) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestWorkflowsBuiltInCode: what the parser never produces is still compared field by field: a timeout that
+// differs by less than a second (the digest counts whole seconds), and dependencies on missing tasks.
+func TestWorkflowsBuiltInCode(t *testing.T) {
+	build := func(ts ...*workflow.Task) *workflow.Workflow {
+		w := &workflow.Workflow{Name: "code", Tenant: "acme", Tasks: map[string]*workflow.Task{}}
+		for _, tk := range ts {
+			w.Tasks[tk.ID] = tk
+		}
+		return w
+	}
+	old := build(
+		&workflow.Task{ID: "a", Package: "r.io/a:1", Timeout: 1500 * time.Millisecond},
+		&workflow.Task{ID: "b", Package: "r.io/b:1", DependsOn: []string{"a", "ghost"}},
+		&workflow.Task{ID: "c", Package: "r.io/c:1", DependsOn: []string{"b"}},
+		&workflow.Task{ID: "d", Package: "r.io/d:1", DependsOn: []string{"c"}},
+	)
+	new := build(
+		&workflow.Task{ID: "a", Package: "r.io/a:1", Timeout: 1700 * time.Millisecond},
+		&workflow.Task{ID: "b", Package: "r.io/b:1", DependsOn: []string{"a", "phantom"}},
+		&workflow.Task{ID: "c2", Package: "r.io/c:1", DependsOn: []string{"b"}},
+		&workflow.Task{ID: "d", Package: "r.io/d:1", DependsOn: []string{"c2"}},
+	)
+	got, err := diff.Workflows(old, new)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []diff.Change{
+		{Kind: diff.TaskTimeout, Class: diff.Behavioral, Path: "spec.tasks.a.timeout", Task: "a", Old: "1.5s", New: "1.7s"},
+		{Kind: diff.EdgeAdded, Class: diff.Behavioral, Path: "spec.tasks.b.dependsOn", Task: "b", New: "phantom"},
+		{Kind: diff.EdgeRemoved, Class: diff.Behavioral, Path: "spec.tasks.b.dependsOn", Task: "b", Old: "ghost"},
+		{Kind: diff.TaskRenamed, Class: diff.Behavioral, Path: "spec.tasks.c", Task: "c2", Old: "c", New: "c2"},
+	}
+	if d := cmp.Diff(want, got.Changes); d != "" {
+		t.Errorf("Workflows() mismatch (-want +got):\n%s", d)
 	}
 }

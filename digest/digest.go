@@ -95,7 +95,12 @@ type Table struct {
 	Tasks []*workflow.Task
 	// Nodes are the tasks' node hashes in the same order.
 	Nodes []Sum
+	// deps[depStart[i]:depStart[i+1]] are task i's dependencies by number, in the order of its DependsOn.
+	depStart, deps []int32
 }
+
+// Deps returns task i's dependencies by number, in the order of its DependsOn; dangling ones are left out.
+func (t *Table) Deps(i int) []int32 { return t.deps[t.depStart[i]:t.depStart[i+1]:t.depStart[i+1]] }
 
 // Content returns the hash of task i's own content, without its dependencies: Graph.Contents[Table.IDs[i]]. It is
 // computed on each call, since most callers need few of them.
@@ -141,9 +146,18 @@ func TableOf(w *workflow.Workflow) (*Table, error) {
 		return nil, err
 	}
 	n := len(h.ids)
-	t := &Table{Digest: h.digest, IDs: make([]string, n), Tasks: make([]*workflow.Task, n), Nodes: make([]Sum, n)}
+	t := &Table{Digest: h.digest, IDs: make([]string, n), Tasks: make([]*workflow.Task, n), Nodes: make([]Sum, n),
+		depStart: make([]int32, n+1), deps: make([]int32, 0, len(h.deps))}
+	rank := make([]int32, n) // a task's number in the table, by its number in the hasher
 	for k, i := range h.byID {
 		t.IDs[k], t.Tasks[k], t.Nodes[k] = h.ids[i], h.tasks[i], h.nodes[i]
+		rank[i] = int32(k)
+	}
+	for k, i := range h.byID {
+		for _, d := range h.deps[h.depStart[i]:h.depStart[i+1]] {
+			t.deps = append(t.deps, rank[d])
+		}
+		t.depStart[k+1] = int32(len(t.deps))
 	}
 	return t, nil
 }
