@@ -16,32 +16,37 @@ import (
 // multi-line scalars or flow collections, several documents, tabs, non-ASCII text, invalid YAML — makes it give
 // up (ok false), and the caller parses the file with yaml.v3, which also reports every error. A differential fuzz
 // test holds the two to the same trees.
-func fastParse(src string) (root *ynode, ok bool) {
-	if !plainASCII(src) {
+func fastParse(src string) (t *ytree, ok bool) {
+	if len(src) > maxFastSize || !plainASCII(src) {
 		return nil, false
 	}
-	// Nodes and their lists of children come in slabs sized to the file (about one node in 16 bytes), so that a
-	// small file does not pay for a big one.
-	p := &fastParser{src: src, slabSize: min(max(len(src)/16, 16), 4096)}
+	// Most lines hold two nodes, a key and its value, some lines a few more: room for two and a half a line saves
+	// growing the slices for most files.
+	size := (strings.Count(src, "\n")+1)*5/2 + 8
+	t = &ytree{src: src, nodes: make([]ynode, 0, size), kids: make([]int32, 0, size)}
+	p := &fastParser{src: src, t: t}
 	defer func() {
 		// The subset parser signals "not for me" by panicking with errUnsupported; anything else is a bug.
 		if r := recover(); r != nil {
 			if r != errUnsupported {
 				panic(r)
 			}
-			root, ok = nil, false
+			t, ok = nil, false
 		}
 	}()
 	p.advance()
 	if first := p.cur(); first == nil || first.indent != 0 {
 		return nil, false
 	}
-	root = p.block(0)
+	t.root = p.block(0)
 	if p.cur() != nil {
 		return nil, false
 	}
-	return root, true
+	return t, true
 }
+
+// maxFastSize is the largest input the fast path reads: its nodes hold offsets into the input in 32 bits.
+const maxFastSize = 1<<31 - 1
 
 // plainASCII reports whether s is printable ASCII, spaces and newlines only. It reads eight bytes at a time.
 func plainASCII(s string) bool {
@@ -77,17 +82,51 @@ func plainASCII(s string) bool {
 	return true
 }
 
-// ynode is the part of a YAML node the workflow walker reads: yaml.Node without styles, anchors and comments, and
-// with its tag as a small number, at a third of the size (64 bytes), which matters when a 20,000-task workflow is
-// some 360,000 nodes.
+// ynode is the part of a YAML node the workflow walker reads: yaml.Node without styles, anchors and comments. It
+// holds no pointers — its value, children and alias are numbers that its ytree resolves — so that the garbage
+// collector never reads through the some 360,000 nodes of a 20,000-task workflow, and it is 36 bytes to
+// yaml.Node's 136.
 type ynode struct {
-	Kind    yaml.Kind
-	Line    int32
-	Column  int32
-	Tag     ytag
-	Value   string
-	Content []*ynode
-	Alias   *ynode
+	Kind   yaml.Kind
+	Line   int32
+	Column int32
+	Tag    ytag
+	// ext tells where the value is: t.vals[voff] when true, else t.src[voff:voff+vlen].
+	ext        bool
+	voff, vlen uint32
+	// The children are the nodes t.kids[first:first+n]; alias is the node an alias stands for, or -1.
+	first, n int32
+	alias    int32
+}
+
+// ytree is a node tree, its nodes in one slice and referring to each other by their index in it.
+type ytree struct {
+	src   string   // the text most values are part of
+	vals  []string // the values that are not
+	nodes []ynode
+	kids  []int32
+	root  int32
+}
+
+func (t *ytree) node(i int32) *ynode { return &t.nodes[i] }
+
+// Value returns the node's value.
+func (t *ytree) value(n *ynode) string {
+	if n.ext {
+		return t.vals[n.voff]
+	}
+	return t.src[n.voff : n.voff+n.vlen]
+}
+
+// content returns the indexes of the node's children.
+func (t *ytree) content(n *ynode) []int32 { return t.kids[n.first : n.first+n.n] }
+
+// aliasOf returns the node an alias stands for, or nil.
+func (t *ytree) aliasOf(n *ynode) *ynode {
+	if n.alias < 0 {
+		return nil
+	}
+	return &t.nodes[n.alias]
 }
 
 // ytag is a node's tag: one of those the fast path gives nodes, or tagOther for any other (which only yaml.v3 reads,
@@ -124,28 +163,39 @@ func tagOf(s string) ytag {
 	return tagOther
 }
 
-// fromYAML converts a yaml.v3 node tree; seen maps anchored nodes already converted, so aliases stay pointers.
-func fromYAML(n *yaml.Node, seen map[*yaml.Node]*ynode) *ynode {
-	if n == nil {
-		return nil
+// fromYAML converts a yaml.v3 node tree.
+func fromYAML(n *yaml.Node) *ytree {
+	t := &ytree{}
+	t.root = t.add(n, map[*yaml.Node]int32{})
+	return t
+}
+
+// add converts a yaml.v3 node and its children; seen maps anchored nodes already converted, so that an alias
+// leads to the node itself.
+func (t *ytree) add(n *yaml.Node, seen map[*yaml.Node]int32) int32 {
+	if i, ok := seen[n]; ok {
+		return i
 	}
-	if y, ok := seen[n]; ok {
-		return y
-	}
-	y := &ynode{Kind: n.Kind, Line: int32(n.Line), Column: int32(n.Column), Tag: tagOf(n.Tag), Value: n.Value}
+	i := int32(len(t.nodes))
+	t.nodes = append(t.nodes, ynode{Kind: n.Kind, Line: int32(n.Line), Column: int32(n.Column), Tag: tagOf(n.Tag),
+		ext: true, voff: uint32(len(t.vals)), alias: -1})
+	t.vals = append(t.vals, n.Value)
 	if n.Anchor != "" {
-		seen[n] = y
+		seen[n] = i
 	}
 	if n.Alias != nil {
-		y.Alias = fromYAML(n.Alias, seen)
+		a := t.add(n.Alias, seen)
+		t.nodes[i].alias = a
 	}
 	if len(n.Content) > 0 {
-		y.Content = make([]*ynode, len(n.Content))
-		for i, c := range n.Content {
-			y.Content[i] = fromYAML(c, seen)
+		kids := make([]int32, len(n.Content))
+		for j, c := range n.Content {
+			kids[j] = t.add(c, seen)
 		}
+		t.nodes[i].first, t.nodes[i].n = int32(len(t.kids)), int32(len(kids))
+		t.kids = append(t.kids, kids...)
 	}
-	return y
+	return i
 }
 
 type unsupported struct{}
@@ -172,25 +222,19 @@ type fastParser struct {
 	next int
 	num  int
 	seen bool
-	// slab and kids are where nodes and lists of children are allocated, slabSize nodes or pointers at a time.
-	slab     []ynode
-	kids     []*ynode
-	slabSize int
+	// t is the tree being built.
+	t *ytree
 	// stack holds the children of the collections being read; each takes its own when it ends.
-	stack []*ynode
+	stack []int32
 	// anchors are the nodes named so far ("&name"), for aliases ("*name") to point at.
-	anchors map[string]*ynode
+	anchors map[string]int32
 }
 
-func (p *fastParser) collect(n *ynode, base int) {
+func (p *fastParser) collect(n int32, base int) {
 	if k := len(p.stack) - base; k > 0 {
-		if len(p.kids) < k {
-			p.kids = make([]*ynode, max(k, p.slabSize))
-		}
-		// The capacity is cut to the length, so that no list can grow into the next one.
-		n.Content = p.kids[:k:k]
-		p.kids = p.kids[k:]
-		copy(n.Content, p.stack[base:])
+		t := p.t
+		t.nodes[n].first, t.nodes[n].n = int32(len(t.kids)), int32(k)
+		t.kids = append(t.kids, p.stack[base:]...)
 	}
 	p.stack = p.stack[:base]
 }
@@ -234,14 +278,21 @@ func (p *fastParser) advance() {
 	p.ok, p.next = false, len(src)
 }
 
-func (p *fastParser) node(kind yaml.Kind, tag ytag, value string, line, col int) *ynode {
-	if len(p.slab) == 0 {
-		p.slab = make([]ynode, p.slabSize)
-	}
-	n := &p.slab[0]
-	p.slab = p.slab[1:]
-	n.Kind, n.Tag, n.Value, n.Line, n.Column = kind, tag, value, int32(line), int32(col)
-	return n
+// node adds a node whose value is src[off:end].
+func (p *fastParser) node(kind yaml.Kind, tag ytag, off, end, line, col int) int32 {
+	t := p.t
+	t.nodes = append(t.nodes, ynode{Kind: kind, Tag: tag, voff: uint32(off), vlen: uint32(end - off),
+		Line: int32(line), Column: int32(col), alias: -1})
+	return int32(len(t.nodes) - 1)
+}
+
+// extNode adds a scalar whose value is not part of the input.
+func (p *fastParser) extNode(tag ytag, value string, line, col int) int32 {
+	t := p.t
+	t.nodes = append(t.nodes, ynode{Kind: yaml.ScalarNode, Tag: tag, ext: true, voff: uint32(len(t.vals)),
+		Line: int32(line), Column: int32(col), alias: -1})
+	t.vals = append(t.vals, value)
+	return int32(len(t.nodes) - 1)
 }
 
 func (p *fastParser) cur() *fastLine {
@@ -258,7 +309,7 @@ func (p *fastParser) isSeqEntry(l *fastLine) bool {
 }
 
 // block parses the block node starting at the current line, whose content is at column indent.
-func (p *fastParser) block(indent int) *ynode {
+func (p *fastParser) block(indent int) int32 {
 	l := p.cur()
 	if l == nil || l.indent != indent {
 		bail()
@@ -269,9 +320,9 @@ func (p *fastParser) block(indent int) *ynode {
 	return p.mapping(indent)
 }
 
-func (p *fastParser) mapping(indent int) *ynode {
+func (p *fastParser) mapping(indent int) int32 {
 	l := p.cur()
-	m := p.node(yaml.MappingNode, tagMap, "", l.num, l.indent+1)
+	m := p.node(yaml.MappingNode, tagMap, 0, 0, l.num, l.indent+1)
 	base := len(p.stack)
 	defer p.collect(m, base)
 	for {
@@ -289,10 +340,10 @@ func (p *fastParser) mapping(indent int) *ynode {
 }
 
 // key reads a mapping key and the ':' after it, leaving l.off after the ':'.
-func (p *fastParser) key(l *fastLine) *ynode {
+func (p *fastParser) key(l *fastLine) int32 {
 	src := p.src
 	col := l.off - l.start + 1
-	var k *ynode
+	var k int32
 	switch c := src[l.off]; c {
 	case '"', '\'':
 		var end int
@@ -315,13 +366,13 @@ func (p *fastParser) key(l *fastLine) *ynode {
 			bail() // not a key: a bare scalar where a mapping entry should be
 		}
 		v := strings.TrimRight(src[l.off:j], " ")
-		k = p.node(yaml.ScalarNode, plainTag(v), v, l.num, col)
+		k = p.node(yaml.ScalarNode, plainTag(v), l.off, l.off+len(v), l.num, col)
 		l.off = j
 	}
 	if l.off >= l.end || src[l.off] != ':' {
 		bail()
 	}
-	if l.off-(int(k.Column)-1+l.start) > maxSimpleKey {
+	if l.off-(col-1+l.start) > maxSimpleKey {
 		bail() // YAML caps implicit keys at 1024 characters; yaml.v3 reports the error
 	}
 	l.off++
@@ -332,7 +383,7 @@ func (p *fastParser) key(l *fastLine) *ynode {
 }
 
 // value reads what follows "key:" or "- ": the rest of the line, or a block on the lines below.
-func (p *fastParser) value(l *fastLine, indent int, inMapping bool) *ynode {
+func (p *fastParser) value(l *fastLine, indent int, inMapping bool) int32 {
 	src := p.src
 	off := l.off
 	for off < l.end && src[off] == ' ' {
@@ -347,9 +398,9 @@ func (p *fastParser) value(l *fastLine, indent int, inMapping bool) *ynode {
 			off++
 		}
 	}
-	named := func(n *ynode) *ynode {
+	named := func(n int32) int32 {
 		if anchor != "" {
-			n.Line, n.Column = int32(anchorLine), int32(anchorCol)
+			p.t.nodes[n].Line, p.t.nodes[n].Column = int32(anchorLine), int32(anchorCol)
 			p.setAnchor(anchor, n)
 		}
 		return n
@@ -367,7 +418,7 @@ func (p *fastParser) value(l *fastLine, indent int, inMapping bool) *ynode {
 		return named(p.block(next.indent))
 	}
 	col := off - l.start + 1
-	var n *ynode
+	var n int32
 	var end int
 	switch c := src[off]; c {
 	case '{', '[':
@@ -394,7 +445,7 @@ func (p *fastParser) value(l *fastLine, indent int, inMapping bool) *ynode {
 			}
 		}
 		v := strings.TrimRight(src[off:end], " ")
-		n = p.node(yaml.ScalarNode, plainTag(v), v, l.num, col)
+		n = p.node(yaml.ScalarNode, plainTag(v), off, off+len(v), l.num, col)
 	}
 	p.endOfLine(l, end)
 	p.advance()
@@ -426,22 +477,22 @@ func (p *fastParser) anchorName(l *fastLine, off int) (string, int) {
 	return src[off:end], end
 }
 
-func (p *fastParser) setAnchor(name string, n *ynode) {
+func (p *fastParser) setAnchor(name string, n int32) {
 	if p.anchors == nil {
-		p.anchors = map[string]*ynode{}
+		p.anchors = map[string]int32{}
 	}
 	p.anchors[name] = n
 }
 
 // alias reads "*name" at off; the anchor must have been defined before, or yaml.v3 reports the error.
-func (p *fastParser) alias(l *fastLine, off int) (*ynode, int) {
+func (p *fastParser) alias(l *fastLine, off int) (int32, int) {
 	name, end := p.anchorName(l, off+1)
 	target, ok := p.anchors[name]
 	if !ok {
 		bail()
 	}
-	n := p.node(yaml.AliasNode, tagNone, name, l.num, off-l.start+1)
-	n.Alias = target
+	n := p.node(yaml.AliasNode, tagNone, off+1, end, l.num, off-l.start+1)
+	p.t.nodes[n].alias = target
 	return n, end
 }
 
@@ -459,9 +510,9 @@ func (p *fastParser) endOfLine(l *fastLine, end int) {
 	}
 }
 
-func (p *fastParser) sequence(indent int) *ynode {
+func (p *fastParser) sequence(indent int) int32 {
 	l := p.cur()
-	s := p.node(yaml.SequenceNode, tagSeq, "", l.num, l.indent+1)
+	s := p.node(yaml.SequenceNode, tagSeq, 0, 0, l.num, l.indent+1)
 	base := len(p.stack)
 	defer p.collect(s, base)
 	for {
@@ -532,7 +583,7 @@ func plainStart(src string, off, end int) bool {
 }
 
 // quoted reads a single-line quoted scalar starting at off and returns it with the offset after its closing quote.
-func (p *fastParser) quoted(l *fastLine, off int) (*ynode, int) {
+func (p *fastParser) quoted(l *fastLine, off int) (int32, int) {
 	src := p.src
 	q := src[off]
 	col := off - l.start + 1
@@ -586,25 +637,23 @@ func (p *fastParser) quoted(l *fastLine, off int) (*ynode, int) {
 	if j >= l.end {
 		bail() // the scalar goes on to the next line
 	}
-	v := src[off+1 : j]
 	if !plain {
-		v = b.String()
+		return p.extNode(tagStr, b.String(), l.num, col), j + 1
 	}
-	n := p.node(yaml.ScalarNode, tagStr, v, l.num, col)
-	return n, j + 1
+	return p.node(yaml.ScalarNode, tagStr, off+1, j, l.num, col), j + 1
 }
 
 // flow reads a flow mapping or sequence that ends on the same line.
-func (p *fastParser) flow(l *fastLine, off int) (*ynode, int) {
+func (p *fastParser) flow(l *fastLine, off int) (int32, int) {
 	src := p.src
 	open := src[off]
 	closer := byte(']')
-	var n *ynode
+	var n int32
 	if open == '{' {
 		closer = '}'
-		n = p.node(yaml.MappingNode, tagMap, "", l.num, off-l.start+1)
+		n = p.node(yaml.MappingNode, tagMap, 0, 0, l.num, off-l.start+1)
 	} else {
-		n = p.node(yaml.SequenceNode, tagSeq, "", l.num, off-l.start+1)
+		n = p.node(yaml.SequenceNode, tagSeq, 0, 0, l.num, off-l.start+1)
 	}
 	base := len(p.stack)
 	defer p.collect(n, base)
@@ -613,18 +662,18 @@ func (p *fastParser) flow(l *fastLine, off int) (*ynode, int) {
 		return n, j + 1
 	}
 	for {
-		var item *ynode
+		var item int32
 		item, j = p.flowItem(l, j, false)
 		if open == '{' {
 			j = skipSpaces(src, j, l.end)
 			if j >= l.end || src[j] != ':' {
 				bail() // a key without a value
 			}
-			if j-(int(item.Column)-1+l.start) > maxSimpleKey {
+			if j-(int(p.t.nodes[item].Column)-1+l.start) > maxSimpleKey {
 				bail()
 			}
 			j = skipSpaces(src, j+1, l.end)
-			var v *ynode
+			var v int32
 			v, j = p.flowItem(l, j, true)
 			p.stack = append(p.stack, item, v)
 		} else {
@@ -656,7 +705,7 @@ func skipSpaces(src string, j, end int) int {
 }
 
 // flowItem reads one scalar or nested collection inside a flow collection.
-func (p *fastParser) flowItem(l *fastLine, j int, isValue bool) (*ynode, int) {
+func (p *fastParser) flowItem(l *fastLine, j int, isValue bool) (int32, int) {
 	src := p.src
 	if j >= l.end {
 		bail()
@@ -670,7 +719,7 @@ func (p *fastParser) flowItem(l *fastLine, j int, isValue bool) (*ynode, int) {
 			bail()
 		}
 		n, end := p.flowItem(l, k, isValue)
-		n.Line, n.Column = int32(l.num), int32(col)
+		p.t.nodes[n].Line, p.t.nodes[n].Column = int32(l.num), int32(col)
 		p.setAnchor(name, n)
 		return n, end
 	case '*':
@@ -705,7 +754,7 @@ func (p *fastParser) flowItem(l *fastLine, j int, isValue bool) (*ynode, int) {
 	if v == "" {
 		bail()
 	}
-	return p.node(yaml.ScalarNode, plainTag(v), v, l.num, start-l.start+1), j
+	return p.node(yaml.ScalarNode, plainTag(v), start, start+len(v), l.num, start-l.start+1), j
 }
 
 // plainTag resolves the tag of a plain scalar by YAML 1.2's core schema as yaml.v3 applies it (with its YAML 1.1

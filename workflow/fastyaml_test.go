@@ -13,22 +13,28 @@ import (
 )
 
 // sameTree compares the parts of two node trees that the workflow walker reads.
-func sameTree(a *ynode, b *yaml.Node, path string) error {
+func sameTree(t *ytree, a *ynode, b *yaml.Node, path string) error {
 	if a == nil || b == nil {
 		if (a == nil) != (b == nil) {
 			return fmt.Errorf("%s: one tree is nil", path)
 		}
 		return nil
 	}
-	if a.Kind != b.Kind || a.Tag.String() != b.Tag || a.Value != b.Value || int(a.Line) != b.Line || int(a.Column) != b.Column {
+	if a.Kind != b.Kind || a.Tag.String() != b.Tag || t.value(a) != b.Value || int(a.Line) != b.Line || int(a.Column) != b.Column {
 		return fmt.Errorf("%s: fast {kind %v tag %s value %q at %d:%d} != yaml.v3 {kind %v tag %s value %q at %d:%d}",
-			path, a.Kind, a.Tag, a.Value, a.Line, a.Column, b.Kind, b.Tag, b.Value, b.Line, b.Column)
+			path, a.Kind, a.Tag, t.value(a), a.Line, a.Column, b.Kind, b.Tag, b.Value, b.Line, b.Column)
 	}
-	if len(a.Content) != len(b.Content) {
-		return fmt.Errorf("%s: %d children, yaml.v3 has %d", path, len(a.Content), len(b.Content))
+	if ta := t.aliasOf(a); (ta == nil) != (b.Alias == nil) {
+		return fmt.Errorf("%s: alias %v, yaml.v3 has %v", path, ta != nil, b.Alias != nil)
+	} else if ta != nil && (int(ta.Line) != b.Alias.Line || int(ta.Column) != b.Alias.Column) {
+		return fmt.Errorf("%s: alias of the node at %d:%d, yaml.v3 of the one at %d:%d", path, ta.Line, ta.Column, b.Alias.Line, b.Alias.Column)
 	}
-	for i := range a.Content {
-		if err := sameTree(a.Content[i], b.Content[i], fmt.Sprintf("%s/%d", path, i)); err != nil {
+	content := t.content(a)
+	if len(content) != len(b.Content) {
+		return fmt.Errorf("%s: %d children, yaml.v3 has %d", path, len(content), len(b.Content))
+	}
+	for i, c := range content {
+		if err := sameTree(t, t.node(c), b.Content[i], fmt.Sprintf("%s/%d", path, i)); err != nil {
 			return err
 		}
 	}
@@ -55,7 +61,7 @@ func checkFastParse(t *testing.T, name, src string) bool {
 	if len(doc.Content) != 1 {
 		t.Fatalf("%s: yaml.v3 found %d root nodes", name, len(doc.Content))
 	}
-	if err := sameTree(fast, doc.Content[0], ""); err != nil {
+	if err := sameTree(fast, fast.node(fast.root), doc.Content[0], ""); err != nil {
 		t.Fatalf("%s: %v\n--- input ---\n%s", name, err, src)
 	}
 	return true

@@ -59,8 +59,8 @@ func Parse(file string, data []byte, lim Limits) ([]*Workflow, error) {
 	}
 	p := &parser{file: file, lim: lim}
 	var out []*Workflow
-	if root, ok := fastParse(string(data)); ok {
-		if w := p.document(root); w != nil && !p.fatal {
+	if t, ok := fastParse(string(data)); ok {
+		if w := p.document(t); w != nil && !p.fatal {
 			out = append(out, w)
 		}
 	} else {
@@ -77,7 +77,7 @@ func Parse(file string, data []byte, lim Limits) ([]*Workflow, error) {
 			if len(doc.Content) == 0 {
 				continue
 			}
-			w := p.document(fromYAML(doc.Content[0], map[*yaml.Node]*ynode{}))
+			w := p.document(fromYAML(doc.Content[0]))
 			if p.fatal {
 				break
 			}
@@ -120,6 +120,7 @@ func firstInvalidUTF8(file string, data []byte) Position {
 }
 
 type parser struct {
+	t        *ytree // the document being read
 	file     string
 	lim      Limits
 	errs     ErrorList
@@ -256,11 +257,11 @@ func (p *parser) size(n *ynode) int {
 	}
 	p.sizes[n] = p.lim.MaxAliasNodes + 1 // guards against a node that contains itself
 	s := 1
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		s = p.size(n.Alias)
+	if a := p.t.aliasOf(n); n.Kind == yaml.AliasNode && a != nil {
+		s = p.size(a)
 	} else {
-		for _, c := range n.Content {
-			s += p.size(c)
+		for _, c := range p.t.content(n) {
+			s += p.size(p.t.node(c))
 			if s > p.lim.MaxAliasNodes {
 				s = p.lim.MaxAliasNodes + 1
 				break
@@ -277,14 +278,14 @@ func (p *parser) resolve(n *ynode) *ynode {
 		if p.fatal {
 			return nil
 		}
-		p.expanded += p.size(n.Alias)
+		p.expanded += p.size(p.t.aliasOf(n))
 		if p.expanded > p.lim.MaxAliasNodes {
 			p.errs = append(p.errs, &Error{Pos: p.pos(n), Kind: ErrAliasExpansion,
 				Msg: fmt.Sprintf("YAML aliases expand to more than %d nodes (a \"billion laughs\" file?); write the values out or raise the limit (--max-alias-nodes)", p.lim.MaxAliasNodes)})
 			p.fatal = true
 			return nil
 		}
-		n = n.Alias
+		n = p.t.aliasOf(n)
 	}
 	return n
 }
@@ -366,10 +367,11 @@ func (p *parser) mappingKeys(n *ynode, f field, keep bool) ([]keyValue, keySet, 
 		return nil, keySet{}, false
 	}
 	base, mergedBase := len(p.kvs), len(p.merged)
-	p.kvs = slices.Grow(p.kvs, len(n.Content)/2)
-	seen := newKeySet(len(n.Content) / 2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		kn, vn := n.Content[i], n.Content[i+1]
+	content := p.t.content(n)
+	p.kvs = slices.Grow(p.kvs, len(content)/2)
+	seen := newKeySet(len(content) / 2)
+	for i := 0; i+1 < len(content); i += 2 {
+		kn, vn := p.t.node(content[i]), p.t.node(content[i+1])
 		if kn.Kind == yaml.ScalarNode && kn.Tag == tagMerge {
 			// The merge source's own pairs go on the stack above this mapping's; they are copied to p.merged and
 			// taken off again.
@@ -388,12 +390,13 @@ func (p *parser) mappingKeys(n *ynode, f field, keep bool) ([]keyValue, keySet, 
 			p.errorf(kn, f, "a key must be a plain value, found %s", kindName(kr))
 			continue
 		}
-		if first := seen.get(p.kvs[base:], kr.Value); first >= 0 {
-			p.errorf(kn, f.join(kr.Value), "duplicate key %q (first defined at line %d); keep one", kr.Value, p.kvs[base+first].kn.Line)
+		key := p.t.value(kr)
+		if first := seen.get(p.kvs[base:], key); first >= 0 {
+			p.errorf(kn, f.join(key), "duplicate key %q (first defined at line %d); keep one", key, p.kvs[base+first].kn.Line)
 			continue
 		}
-		seen.add(kr.Value, len(p.kvs)-base)
-		p.kvs = append(p.kvs, keyValue{key: kr.Value, kn: kn, value: vn})
+		seen.add(key, len(p.kvs)-base)
+		p.kvs = append(p.kvs, keyValue{key: key, kn: kn, value: vn})
 	}
 	for i := mergedBase; i < len(p.merged); i++ {
 		kv := p.merged[i]
@@ -423,8 +426,8 @@ func (p *parser) mergeSource(vn *ynode, f field) []keyValue {
 	case yaml.SequenceNode:
 		var out []keyValue
 		seen := map[string]bool{}
-		for _, item := range v.Content {
-			kvs, _ := p.mapping(item, f)
+		for _, item := range p.t.content(v) {
+			kvs, _ := p.mapping(p.t.node(item), f)
 			for _, kv := range kvs {
 				if !seen[kv.key] { // earlier sources win
 					seen[kv.key] = true
@@ -459,7 +462,7 @@ func (p *parser) scalar(n *ynode, f field) (string, *ynode, bool) {
 		p.errorf(n, f, "expected a value, found %s", kindName(r))
 		return "", n, false
 	}
-	return r.Value, r, true
+	return p.t.value(r), r, true
 }
 
 func (p *parser) str(n *ynode, f field) (string, bool) {
@@ -528,7 +531,9 @@ func (p *parser) duration(n *ynode, f field) (time.Duration, bool) {
 }
 
 // document decodes one YAML document; it returns nil for a document that is not a workflow.
-func (p *parser) document(root *ynode) *Workflow {
+func (p *parser) document(t *ytree) *Workflow {
+	p.t = t
+	root := t.node(t.root)
 	kvs, ok := p.mapping(root, field{})
 	if !ok || kvs == nil {
 		return nil
@@ -874,15 +879,17 @@ func (p *parser) dependsOn(i int, n *ynode, f field) []string {
 	}
 	// The list is built at the end of p.strs, which has room for all of it, and handed out with its capacity cut
 	// to its length, so that appending to one task's list cannot write into the next one's.
-	if p.strs == nil || cap(p.strs)-len(p.strs) < len(r.Content) {
-		p.strs = make([]string, 0, max(len(r.Content), 1024))
+	items := p.t.content(r)
+	if p.strs == nil || cap(p.strs)-len(p.strs) < len(items) {
+		p.strs = make([]string, 0, max(len(items), 1024))
 	}
 	start := len(p.strs)
 	var seen map[string]bool
-	if len(r.Content) > dependsOnScanMax {
-		seen = make(map[string]bool, len(r.Content))
+	if len(items) > dependsOnScanMax {
+		seen = make(map[string]bool, len(items))
 	}
-	for _, item := range r.Content {
+	for _, k := range items {
+		item := p.t.node(k)
 		v, ok := p.str(item, f)
 		if !ok {
 			continue
