@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
+	"math/bits"
 	"regexp"
 	"slices"
 	"sort"
@@ -311,38 +313,94 @@ func kindName(n *ynode) string {
 	return "an unknown node"
 }
 
-// keySet finds keys already seen in a mapping, as their index among the pairs: by scanning the pairs so far when
-// the mapping is small (most are), through a map when it is large (the tasks of a big workflow).
-type keySet struct{ m map[string]int32 }
+// keySet finds keys already seen in a mapping, as their index among its pairs: by scanning the pairs so far when
+// the mapping is small (most are), through an open-addressing hash table when it is large (the tasks of a big
+// workflow), which finds a key, or the place to add it, in one probe.
+type keySet struct {
+	slots []keySlot // a power of two of them, at most half used
+	used  int
+}
+
+// keySlot is a key's index among the pairs plus one (0 for an empty slot), and the top half of its hash.
+type keySlot struct {
+	hash  uint32
+	index int32
+}
 
 const keySetScanMax = 16
+
+// keySeed seeds the hash of keys; a random seed keeps a file from choosing keys that collide.
+var keySeed = maphash.MakeSeed()
 
 func newKeySet(n int) keySet {
 	if n <= keySetScanMax {
 		return keySet{}
 	}
-	return keySet{m: make(map[string]int32, n)}
+	return keySet{slots: make([]keySlot, 1<<bits.Len(uint(2*n)))}
+}
+
+// find returns the index of key among pairs, or -1 and the slot where it would go with its hash.
+func (s *keySet) find(pairs []keyValue, key string) (i int, slot int, hash uint32) {
+	if s.slots == nil {
+		for i := range pairs {
+			if pairs[i].key == key {
+				return i, 0, 0
+			}
+		}
+		return -1, 0, 0
+	}
+	h := maphash.String(keySeed, key)
+	hash = uint32(h >> 32)
+	mask := uint64(len(s.slots) - 1)
+	for j := h & mask; ; j = (j + 1) & mask {
+		sl := s.slots[j]
+		if sl.index == 0 {
+			return -1, int(j), hash
+		}
+		if sl.hash == hash && pairs[sl.index-1].key == key {
+			return int(sl.index - 1), int(j), hash
+		}
+	}
 }
 
 // get returns the index of key among pairs, or -1.
-func (s keySet) get(pairs []keyValue, key string) int {
-	if s.m != nil {
-		if i, ok := s.m[key]; ok {
-			return int(i)
-		}
-		return -1
+func (s *keySet) get(pairs []keyValue, key string) int {
+	i, _, _ := s.find(pairs, key)
+	return i
+}
+
+// getOrAdd returns the index of key among pairs, or -1 after noting that key is the pair that comes next.
+func (s *keySet) getOrAdd(pairs []keyValue, key string) int {
+	i, slot, hash := s.find(pairs, key)
+	if i >= 0 || s.slots == nil {
+		return i
 	}
-	for i := range pairs {
-		if pairs[i].key == key {
-			return i
-		}
+	s.slots[slot] = keySlot{hash: hash, index: int32(len(pairs)) + 1}
+	if s.used++; 2*s.used > len(s.slots) {
+		s.grow(pairs, key)
 	}
 	return -1
 }
 
-func (s keySet) add(key string, i int) {
-	if s.m != nil {
-		s.m[key] = int32(i)
+// grow doubles the table, which merged keys can fill past the mapping's own; next is the key of the pair after
+// pairs.
+func (s *keySet) grow(pairs []keyValue, next string) {
+	old := s.slots
+	s.slots = make([]keySlot, 2*len(old))
+	mask := uint64(len(s.slots) - 1)
+	for _, sl := range old {
+		if sl.index == 0 {
+			continue
+		}
+		key := next
+		if int(sl.index-1) < len(pairs) {
+			key = pairs[sl.index-1].key
+		}
+		j := maphash.String(keySeed, key) & mask
+		for s.slots[j].index != 0 {
+			j = (j + 1) & mask
+		}
+		s.slots[j] = sl
 	}
 }
 
@@ -391,19 +449,17 @@ func (p *parser) mappingKeys(n *ynode, f field, keep bool) ([]keyValue, keySet, 
 			continue
 		}
 		key := p.t.value(kr)
-		if first := seen.get(p.kvs[base:], key); first >= 0 {
+		if first := seen.getOrAdd(p.kvs[base:], key); first >= 0 {
 			p.errorf(kn, f.join(key), "duplicate key %q (first defined at line %d); keep one", key, p.kvs[base+first].kn.Line)
 			continue
 		}
-		seen.add(key, len(p.kvs)-base)
 		p.kvs = append(p.kvs, keyValue{key: key, kn: kn, value: vn})
 	}
 	for i := mergedBase; i < len(p.merged); i++ {
 		kv := p.merged[i]
-		if seen.get(p.kvs[base:], kv.key) >= 0 {
+		if seen.getOrAdd(p.kvs[base:], kv.key) >= 0 {
 			continue // explicit keys override merged ones
 		}
-		seen.add(kv.key, len(p.kvs)-base)
 		p.kvs = append(p.kvs, kv)
 	}
 	p.merged = p.merged[:mergedBase]
