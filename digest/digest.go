@@ -7,7 +7,6 @@
 package digest
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -208,19 +207,17 @@ func (h *hasher) number(w *workflow.Workflow) {
 	n := len(w.Tasks)
 	ids := make([]string, 0, n)
 	tasks := make([]*workflow.Task, 0, n)
-	keys := make([]uint64, 0, n) // line and map order, to sort by line: a task's number is its position here
+	lines := make([]int32, 0, n)
 	for id, t := range w.Tasks {
-		keys = append(keys, uint64(min(max(t.Pos.Line, 0), math.MaxUint32))<<32|uint64(len(ids)))
 		ids = append(ids, id)
 		tasks = append(tasks, t)
+		lines = append(lines, int32(min(max(t.Pos.Line, 0), math.MaxInt32)))
 	}
-	slices.Sort(keys)
 	h.ids = make([]string, n)
 	h.tasks = make([]*workflow.Task, n)
 	num := make(map[string]int32, n)
 	ndeps := 0
-	for i, k := range keys {
-		j := uint32(k)
+	for i, j := range byLine(lines) {
 		h.ids[i], h.tasks[i] = ids[j], tasks[j]
 		num[ids[j]] = int32(i)
 		ndeps += len(tasks[j].DependsOn)
@@ -237,31 +234,109 @@ func (h *hasher) number(w *workflow.Workflow) {
 	}
 }
 
+// byLine returns the positions of lines in the order of their values: a counting sort, since a file has not many
+// more lines than tasks, else an ordinary one.
+func byLine(lines []int32) []int32 {
+	order := make([]int32, len(lines))
+	last := int32(0)
+	for _, l := range lines {
+		last = max(last, l)
+	}
+	if int(last) > 8*len(lines)+1024 {
+		keys := make([]uint64, len(lines))
+		for i, l := range lines {
+			keys[i] = uint64(l)<<32 | uint64(i)
+		}
+		slices.Sort(keys)
+		for i, k := range keys {
+			order[i] = int32(uint32(k))
+		}
+		return order
+	}
+	start := make([]int32, last+2) // start[l+1] counts, then start[l] is where line l goes
+	for _, l := range lines {
+		start[l+1]++
+	}
+	for l := 1; l < len(start); l++ {
+		start[l] += start[l-1]
+	}
+	for i, l := range lines {
+		order[start[l]] = int32(i)
+		start[l]++
+	}
+	return order
+}
+
 // sortByID sets byID, the task numbers in id order.
 func (h *hasher) sortByID() {
-	// Most comparisons are settled by the first 16 bytes of the ids, kept beside them so that sorting reads less
-	// scattered memory.
-	type entry struct {
-		hi, lo uint64
-		i      int32
-	}
-	es := make([]entry, len(h.ids))
+	es := make([]idKey, len(h.ids))
 	for i, id := range h.ids {
-		es[i] = entry{prefix(id), prefix(id[min(8, len(id)):]), int32(i)}
+		es[i] = idKey{prefix(id), prefix(id[min(8, len(id)):]), int32(i)}
 	}
-	slices.SortFunc(es, func(a, b entry) int {
-		switch {
-		case a.hi != b.hi:
-			return cmp.Compare(a.hi, b.hi)
-		case a.lo != b.lo:
-			return cmp.Compare(a.lo, b.lo)
+	es = sortIDKeys(es)
+	// Ids that share their first 16 bytes are ordered by the rest.
+	for i := 0; i < len(es); {
+		j := i + 1
+		for j < len(es) && es[j].hi == es[i].hi && es[j].lo == es[i].lo {
+			j++
 		}
-		return strings.Compare(h.ids[a.i], h.ids[b.i])
-	})
+		if j-i > 1 {
+			slices.SortFunc(es[i:j], func(a, b idKey) int { return strings.Compare(h.ids[a.i], h.ids[b.i]) })
+		}
+		i = j
+	}
 	h.byID = make([]int32, len(es))
 	for k, e := range es {
 		h.byID[k] = e.i
 	}
+}
+
+// idKey is a task id's first 16 bytes, as two big-endian numbers, and the task's number.
+type idKey struct {
+	hi, lo uint64
+	i      int32
+}
+
+// sortIDKeys sorts keys by hi, then lo: a radix sort, a byte at a time from the last, which reads each id once
+// instead of comparing ids at scattered places in memory some 15 times each. It returns the sorted slice, which may
+// be a new one.
+func sortIDKeys(keys []idKey) []idKey {
+	if len(keys) < 2 {
+		return keys
+	}
+	var count [16][256]int32
+	for _, k := range keys {
+		for d := range 8 {
+			count[d][byte(k.lo>>(8*d))]++
+			count[8+d][byte(k.hi>>(8*d))]++
+		}
+	}
+	tmp := make([]idKey, len(keys))
+	for d := range 16 {
+		c := &count[d]
+		if int(c[byte(digitOf(keys[0], d))]) == len(keys) {
+			continue // every key has the same byte here
+		}
+		var at int32
+		for b := range c {
+			at, c[b] = at+c[b], at
+		}
+		for _, k := range keys {
+			b := byte(digitOf(k, d))
+			tmp[c[b]] = k
+			c[b]++
+		}
+		keys, tmp = tmp, keys
+	}
+	return keys
+}
+
+// digitOf returns byte d of a key, counting from the least significant byte of lo.
+func digitOf(k idKey, d int) uint64 {
+	if d < 8 {
+		return k.lo >> (8 * d)
+	}
+	return k.hi >> (8 * (d - 8))
 }
 
 // prefix returns the first eight bytes of s as a big-endian number, padded with zeroes, so that numbers order as
