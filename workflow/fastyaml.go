@@ -17,7 +17,15 @@ import (
 // up (ok false), and the caller parses the file with yaml.v3, which also reports every error. A differential fuzz
 // test holds the two to the same trees.
 func fastParse(src string) (t *ytree, ok bool) {
-	if len(src) > maxFastSize || !plainASCII(src) {
+	if !plainASCII(src) {
+		return nil, false
+	}
+	return fastParseASCII(src)
+}
+
+// fastParseASCII is fastParse for text that plainASCII accepts.
+func fastParseASCII(src string) (t *ytree, ok bool) {
+	if len(src) > maxFastSize {
 		return nil, false
 	}
 	// Most lines hold two nodes, a key and its value, some lines a few more: room for two and a half a line saves
@@ -49,7 +57,7 @@ func fastParse(src string) (t *ytree, ok bool) {
 const maxFastSize = 1<<31 - 1
 
 // plainASCII reports whether s is printable ASCII, spaces and newlines only. It reads eight bytes at a time.
-func plainASCII(s string) bool {
+func plainASCII[T string | []byte](s T) bool {
 	const (
 		ones  = 0x0101010101010101
 		highs = 0x8080808080808080
@@ -84,20 +92,22 @@ func plainASCII(s string) bool {
 
 // ynode is the part of a YAML node the workflow walker reads: yaml.Node without styles, anchors and comments. It
 // holds no pointers — its value, children and alias are numbers that its ytree resolves — so that the garbage
-// collector never reads through the some 360,000 nodes of a 20,000-task workflow, and it is 36 bytes to
+// collector never reads through the some 360,000 nodes of a 20,000-task workflow, and it is 28 bytes to
 // yaml.Node's 136.
 type ynode struct {
-	Kind   yaml.Kind
 	Line   int32
 	Column int32
-	Tag    ytag
-	// ext tells where the value is: t.vals[voff] when true, else t.src[voff:voff+vlen].
-	ext        bool
+	// The value is t.vals[voff] when ext is true, else t.src[voff:voff+vlen].
 	voff, vlen uint32
-	// The children are the nodes t.kids[first:first+n]; alias is the node an alias stands for, or -1.
+	// The children are the nodes t.kids[first:first+n]. An alias has none, and first is the node it stands for
+	// (-1 for none).
 	first, n int32
-	alias    int32
+	kind     uint8 // a yaml.Kind
+	Tag      ytag
+	ext      bool
 }
+
+func (n *ynode) Kind() yaml.Kind { return yaml.Kind(n.kind) }
 
 // ytree is a node tree, its nodes in one slice and referring to each other by their index in it.
 type ytree struct {
@@ -119,14 +129,19 @@ func (t *ytree) value(n *ynode) string {
 }
 
 // content returns the indexes of the node's children.
-func (t *ytree) content(n *ynode) []int32 { return t.kids[n.first : n.first+n.n] }
+func (t *ytree) content(n *ynode) []int32 {
+	if n.n == 0 {
+		return nil
+	}
+	return t.kids[n.first : n.first+n.n]
+}
 
 // aliasOf returns the node an alias stands for, or nil.
 func (t *ytree) aliasOf(n *ynode) *ynode {
-	if n.alias < 0 {
+	if n.kind != uint8(yaml.AliasNode) || n.first < 0 {
 		return nil
 	}
-	return &t.nodes[n.alias]
+	return &t.nodes[n.first]
 }
 
 // ytag is a node's tag: one of those the fast path gives nodes, or tagOther for any other (which only yaml.v3 reads,
@@ -177,15 +192,15 @@ func (t *ytree) add(n *yaml.Node, seen map[*yaml.Node]int32) int32 {
 		return i
 	}
 	i := int32(len(t.nodes))
-	t.nodes = append(t.nodes, ynode{Kind: n.Kind, Line: int32(n.Line), Column: int32(n.Column), Tag: tagOf(n.Tag),
-		ext: true, voff: uint32(len(t.vals)), alias: -1})
+	t.nodes = append(t.nodes, ynode{kind: uint8(n.Kind), Line: int32(n.Line), Column: int32(n.Column), Tag: tagOf(n.Tag),
+		ext: true, voff: uint32(len(t.vals)), first: -1})
 	t.vals = append(t.vals, n.Value)
 	if n.Anchor != "" {
 		seen[n] = i
 	}
 	if n.Alias != nil {
 		a := t.add(n.Alias, seen)
-		t.nodes[i].alias = a
+		t.nodes[i].first = a
 	}
 	if len(n.Content) > 0 {
 		kids := make([]int32, len(n.Content))
@@ -281,16 +296,16 @@ func (p *fastParser) advance() {
 // node adds a node whose value is src[off:end].
 func (p *fastParser) node(kind yaml.Kind, tag ytag, off, end, line, col int) int32 {
 	t := p.t
-	t.nodes = append(t.nodes, ynode{Kind: kind, Tag: tag, voff: uint32(off), vlen: uint32(end - off),
-		Line: int32(line), Column: int32(col), alias: -1})
+	t.nodes = append(t.nodes, ynode{kind: uint8(kind), Tag: tag, voff: uint32(off), vlen: uint32(end - off),
+		Line: int32(line), Column: int32(col)})
 	return int32(len(t.nodes) - 1)
 }
 
 // extNode adds a scalar whose value is not part of the input.
 func (p *fastParser) extNode(tag ytag, value string, line, col int) int32 {
 	t := p.t
-	t.nodes = append(t.nodes, ynode{Kind: yaml.ScalarNode, Tag: tag, ext: true, voff: uint32(len(t.vals)),
-		Line: int32(line), Column: int32(col), alias: -1})
+	t.nodes = append(t.nodes, ynode{kind: uint8(yaml.ScalarNode), Tag: tag, ext: true, voff: uint32(len(t.vals)),
+		Line: int32(line), Column: int32(col)})
 	t.vals = append(t.vals, value)
 	return int32(len(t.nodes) - 1)
 }
@@ -492,7 +507,7 @@ func (p *fastParser) alias(l *fastLine, off int) (int32, int) {
 		bail()
 	}
 	n := p.node(yaml.AliasNode, tagNone, off+1, end, l.num, off-l.start+1)
-	p.t.nodes[n].alias = target
+	p.t.nodes[n].first = target
 	return n, end
 }
 

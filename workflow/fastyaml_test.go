@@ -20,9 +20,9 @@ func sameTree(t *ytree, a *ynode, b *yaml.Node, path string) error {
 		}
 		return nil
 	}
-	if a.Kind != b.Kind || a.Tag.String() != b.Tag || t.value(a) != b.Value || int(a.Line) != b.Line || int(a.Column) != b.Column {
+	if a.Kind() != b.Kind || a.Tag.String() != b.Tag || t.value(a) != b.Value || int(a.Line) != b.Line || int(a.Column) != b.Column {
 		return fmt.Errorf("%s: fast {kind %v tag %s value %q at %d:%d} != yaml.v3 {kind %v tag %s value %q at %d:%d}",
-			path, a.Kind, a.Tag, t.value(a), a.Line, a.Column, b.Kind, b.Tag, b.Value, b.Line, b.Column)
+			path, a.Kind(), a.Tag, t.value(a), a.Line, a.Column, b.Kind, b.Tag, b.Value, b.Line, b.Column)
 	}
 	if ta := t.aliasOf(a); (ta == nil) != (b.Alias == nil) {
 		return fmt.Errorf("%s: alias %v, yaml.v3 has %v", path, ta != nil, b.Alias != nil)

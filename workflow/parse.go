@@ -55,13 +55,15 @@ func Parse(file string, data []byte, lim Limits) ([]*Workflow, error) {
 		return nil, &Error{Pos: Position{File: file}, Kind: ErrTooLarge,
 			Msg: fmt.Sprintf("file is %d bytes, over the limit of %d bytes; split it into several files or raise the limit (--max-file-size)", len(data), lim.MaxFileSize)}
 	}
-	if !utf8.Valid(data) {
+	// Plain ASCII, as most workflow files are, is valid UTF-8, and the fast path reads it.
+	ascii := plainASCII(data)
+	if !ascii && !utf8.Valid(data) {
 		return nil, &Error{Pos: firstInvalidUTF8(file, data), Kind: ErrNotUTF8,
 			Msg: "file is not valid UTF-8; save it as UTF-8"}
 	}
 	p := &parser{file: file, lim: lim}
 	var out []*Workflow
-	if t, ok := fastParse(string(data)); ok {
+	if t, ok := fastParseIf(ascii, data); ok {
 		if w := p.document(t); w != nil && !p.fatal {
 			out = append(out, w)
 		}
@@ -102,6 +104,15 @@ func Parse(file string, data []byte, lim Limits) ([]*Workflow, error) {
 		return nil, p.errs
 	}
 	return out, nil
+}
+
+// fastParseIf reads data on the fast path if it is plain ASCII. The tree's values are parts of a copy of data, so
+// that the workflows do not change if the caller reuses data.
+func fastParseIf(ascii bool, data []byte) (*ytree, bool) {
+	if !ascii {
+		return nil, false
+	}
+	return fastParseASCII(string(data))
 }
 
 func firstInvalidUTF8(file string, data []byte) Position {
@@ -259,7 +270,7 @@ func (p *parser) size(n *ynode) int {
 	}
 	p.sizes[n] = p.lim.MaxAliasNodes + 1 // guards against a node that contains itself
 	s := 1
-	if a := p.t.aliasOf(n); n.Kind == yaml.AliasNode && a != nil {
+	if a := p.t.aliasOf(n); n.Kind() == yaml.AliasNode && a != nil {
 		s = p.size(a)
 	} else {
 		for _, c := range p.t.content(n) {
@@ -276,7 +287,7 @@ func (p *parser) size(n *ynode) int {
 
 // resolve follows aliases, charging what they expand to against the limit.
 func (p *parser) resolve(n *ynode) *ynode {
-	for n != nil && n.Kind == yaml.AliasNode {
+	for n != nil && n.Kind() == yaml.AliasNode {
 		if p.fatal {
 			return nil
 		}
@@ -299,7 +310,7 @@ type keyValue struct {
 }
 
 func kindName(n *ynode) string {
-	switch n.Kind {
+	switch n.Kind() {
 	case yaml.MappingNode:
 		return "a mapping"
 	case yaml.SequenceNode:
@@ -417,8 +428,8 @@ func (p *parser) mappingKeys(n *ynode, f field, keep bool) ([]keyValue, keySet, 
 	if n == nil {
 		return nil, keySet{}, false
 	}
-	if n.Kind != yaml.MappingNode {
-		if n.Kind == yaml.ScalarNode && n.Tag == tagNull {
+	if n.Kind() != yaml.MappingNode {
+		if n.Kind() == yaml.ScalarNode && n.Tag == tagNull {
 			return nil, keySet{}, true
 		}
 		p.errorf(n, f, "expected a mapping, found %s", kindName(n))
@@ -430,7 +441,7 @@ func (p *parser) mappingKeys(n *ynode, f field, keep bool) ([]keyValue, keySet, 
 	seen := newKeySet(len(content) / 2)
 	for i := 0; i+1 < len(content); i += 2 {
 		kn, vn := p.t.node(content[i]), p.t.node(content[i+1])
-		if kn.Kind == yaml.ScalarNode && kn.Tag == tagMerge {
+		if kn.Kind() == yaml.ScalarNode && kn.Tag == tagMerge {
 			// The merge source's own pairs go on the stack above this mapping's; they are copied to p.merged and
 			// taken off again.
 			top := len(p.kvs)
@@ -444,7 +455,7 @@ func (p *parser) mappingKeys(n *ynode, f field, keep bool) ([]keyValue, keySet, 
 			p.kvs, p.merged = p.kvs[:base], p.merged[:mergedBase]
 			return nil, keySet{}, false
 		}
-		if kr.Kind != yaml.ScalarNode {
+		if kr.Kind() != yaml.ScalarNode {
 			p.errorf(kn, f, "a key must be a plain value, found %s", kindName(kr))
 			continue
 		}
@@ -475,7 +486,7 @@ func (p *parser) mergeSource(vn *ynode, f field) []keyValue {
 	if v == nil {
 		return nil
 	}
-	switch v.Kind {
+	switch v.Kind() {
 	case yaml.MappingNode:
 		kvs, _ := p.mapping(v, f)
 		return kvs
@@ -514,7 +525,7 @@ func (p *parser) scalar(n *ynode, f field) (string, *ynode, bool) {
 	if r == nil {
 		return "", n, false
 	}
-	if r.Kind != yaml.ScalarNode || r.Tag == tagNull {
+	if r.Kind() != yaml.ScalarNode || r.Tag == tagNull {
 		p.errorf(n, f, "expected a value, found %s", kindName(r))
 		return "", n, false
 	}
@@ -926,10 +937,10 @@ func (p *parser) dependsOn(i int, n *ynode, f field) []string {
 	if r == nil {
 		return nil
 	}
-	if r.Kind == yaml.ScalarNode && r.Tag == tagNull {
+	if r.Kind() == yaml.ScalarNode && r.Tag == tagNull {
 		return nil
 	}
-	if r.Kind != yaml.SequenceNode {
+	if r.Kind() != yaml.SequenceNode {
 		p.errorf(n, f, "expected a list of task ids, found %s", kindName(r))
 		return nil
 	}
