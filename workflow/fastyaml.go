@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -30,8 +31,7 @@ func fastParseASCII(src string) (t *ytree, ok bool) {
 	}
 	// Most lines hold two nodes, a key and its value, some lines a few more: room for two and a half a line saves
 	// growing the slices for most files.
-	size := (strings.Count(src, "\n")+1)*5/2 + 8
-	t = &ytree{src: src, nodes: make([]ynode, 0, size), kids: make([]int32, 0, size)}
+	t = newTree(src, (strings.Count(src, "\n")+1)*5/2+8)
 	p := &fastParser{src: src, t: t}
 	defer func() {
 		// The subset parser signals "not for me" by panicking with errUnsupported; anything else is a bug.
@@ -39,46 +39,79 @@ func fastParseASCII(src string) (t *ytree, ok bool) {
 			if r != errUnsupported {
 				panic(r)
 			}
+			t.release()
 			t, ok = nil, false
 		}
 	}()
 	p.advance()
 	if first := p.cur(); first == nil || first.indent != 0 {
+		t.release()
 		return nil, false
 	}
 	t.root = p.block(0)
 	if p.cur() != nil {
+		t.release()
 		return nil, false
 	}
 	return t, true
 }
 
+// treeBuffers keeps the slices of nodes and children of trees already read, for the next fast parse to fill. They
+// hold no pointers, so the garbage collector scans them neither while they are kept nor while they are in use,
+// and reading one big file after another (as maestro diff does) allocates them once.
+var treeBuffers sync.Pool // of *treeBuffer
+
+type treeBuffer struct {
+	nodes []ynode
+	kids  []int32
+}
+
+// newTree returns an empty tree of the text src, with room for size nodes.
+func newTree(src string, size int) *ytree {
+	t := &ytree{src: src}
+	if b, _ := treeBuffers.Get().(*treeBuffer); b != nil && cap(b.nodes) >= size && cap(b.kids) >= size {
+		t.nodes, t.kids = b.nodes[:0], b.kids[:0]
+	} else {
+		t.nodes, t.kids = make([]ynode, 0, size), make([]int32, 0, size)
+	}
+	return t
+}
+
+// release gives the tree's slices to the next parse. Nothing may use the tree or its nodes after: the walker
+// keeps only values, which are parts of src and vals, never nodes.
+func (t *ytree) release() {
+	treeBuffers.Put(&treeBuffer{nodes: t.nodes[:0], kids: t.kids[:0]})
+	*t = ytree{}
+}
+
 // maxFastSize is the largest input the fast path reads: its nodes hold offsets into the input in 32 bits.
 const maxFastSize = 1<<31 - 1
 
-// plainASCII reports whether s is printable ASCII, spaces and newlines only. It reads eight bytes at a time.
+// plainASCII reports whether s is printable ASCII, spaces and newlines only. It reads eight bytes at a time, and
+// looks at what it found every 32 bytes.
 func plainASCII[T string | []byte](s T) bool {
 	const (
 		ones  = 0x0101010101010101
 		highs = 0x8080808080808080
 		lows  = 0x7f7f7f7f7f7f7f7f
 	)
-	for len(s) >= 8 {
-		w := s[:8]
-		s = s[8:]
-		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
-		if x&highs != 0 {
-			return false
+	for len(s) >= 32 {
+		w := s[:32]
+		s = s[32:]
+		var bad uint64 // the high bit of a byte is set where a byte is not allowed
+		for k := 0; k < 32; k += 8 {
+			x := uint64(w[k]) | uint64(w[k+1])<<8 | uint64(w[k+2])<<16 | uint64(w[k+3])<<24 |
+				uint64(w[k+4])<<32 | uint64(w[k+5])<<40 | uint64(w[k+6])<<48 | uint64(w[k+7])<<56
+			// Not ASCII: the high bit itself. DEL: a zero byte in x^0x7f... Control characters but '\n': a byte
+			// strictly between 0 and 0x20 in x^'\n'..., which turns newlines into zeros and keeps every other
+			// control character below 0x20 (the "hasbetween" of Bit Twiddling Hacks). The last two are exact only
+			// where the high bit is clear, which the first covers.
+			y := x ^ lows
+			z := x ^ (ones * '\n')
+			t := z & lows
+			bad |= x | (y-ones)&^y | (ones*(127+0x20)-t)&^z&(t+ones*127)
 		}
-		// DEL: a zero byte in x^0x7f...
-		if y := x ^ lows; (y-ones)&^y&highs != 0 {
-			return false
-		}
-		// Control characters but '\n': a byte strictly between 0 and 0x20 in x^'\n'..., which turns newlines into
-		// zeros and keeps every other control character below 0x20 (the "hasbetween" of Bit Twiddling Hacks).
-		z := x ^ (ones * '\n')
-		if t := z & lows; ((ones*(127+0x20)-t)&^z&(t+ones*127))&highs != 0 {
+		if bad&highs != 0 {
 			return false
 		}
 	}
@@ -267,22 +300,29 @@ func (p *fastParser) advance() {
 			end += start
 		}
 		off := start
+		for end-off >= 8 && src[off:off+8] == "        " {
+			off += 8
+		}
 		for off < end && src[off] == ' ' {
 			off++
 		}
 		if off < end && src[off] != '#' {
 			line := src[start:end]
-			if line == "---" || strings.HasPrefix(line, "--- ") {
-				if p.seen {
-					bail() // a second document
-				}
-				if rest := strings.TrimSpace(line[3:]); rest != "" && rest[0] != '#' {
+			marker := false
+			if c := line[0]; c == '-' || c == '.' || c == '%' { // else the usual case: no marker
+				if line == "---" || strings.HasPrefix(line, "--- ") {
+					if p.seen {
+						bail() // a second document
+					}
+					if rest := strings.TrimSpace(line[3:]); rest != "" && rest[0] != '#' {
+						bail()
+					}
+					marker = true
+				} else if strings.HasPrefix(line, "...") || c == '%' {
 					bail()
 				}
-			} else {
-				if strings.HasPrefix(line, "...") || line[0] == '%' {
-					bail()
-				}
+			}
+			if !marker {
 				p.line = fastLine{start: start, off: off, end: end, indent: off - start, num: p.num}
 				p.ok, p.seen, p.next = true, true, end+1
 				return
@@ -339,10 +379,10 @@ func (p *fastParser) mapping(indent int) int32 {
 	l := p.cur()
 	m := p.node(yaml.MappingNode, tagMap, 0, 0, l.num, l.indent+1)
 	base := len(p.stack)
-	defer p.collect(m, base)
 	for {
 		l = p.cur()
 		if l == nil || l.indent < indent {
+			p.collect(m, base)
 			return m
 		}
 		if l.indent > indent || p.isSeqEntry(l) {
@@ -368,20 +408,15 @@ func (p *fastParser) key(l *fastLine) int32 {
 		if !plainStart(src, l.off, l.end) {
 			bail()
 		}
-		j := l.off
-		for ; j < l.end; j++ {
-			if src[j] == ':' && (j+1 == l.end || src[j+1] == ' ') {
-				break
-			}
-			if src[j] == '#' && src[j-1] == ' ' {
-				bail()
-			}
-		}
+		j := indicator(src, l.off, l.end)
 		if j == l.end {
 			bail() // not a key: a bare scalar where a mapping entry should be
 		}
-		v := strings.TrimRight(src[l.off:j], " ")
-		k = p.node(yaml.ScalarNode, plainTag(v), l.off, l.off+len(v), l.num, col)
+		if comment(src, l.off, j) < j {
+			bail()
+		}
+		end := trimSpaces(src, l.off, j)
+		k = p.node(yaml.ScalarNode, plainTag(src[l.off:end]), l.off, end, l.num, col)
 		l.off = j
 	}
 	if l.off >= l.end || src[l.off] != ':' {
@@ -449,18 +484,12 @@ func (p *fastParser) value(l *fastLine, indent int, inMapping bool) int32 {
 		if !plainStart(src, off, l.end) {
 			bail()
 		}
-		end = off
-		for ; end < l.end; end++ {
-			c := src[end]
-			if c == ' ' && end+1 < l.end && src[end+1] == '#' {
-				break
-			}
-			if c == ':' && (end+1 == l.end || src[end+1] == ' ') {
-				bail() // "a: b: c" is an error for yaml.v3 to report
-			}
+		end = comment(src, off, l.end)
+		if indicator(src, off, l.end) < end {
+			bail() // "a: b: c" is an error for yaml.v3 to report
 		}
-		v := strings.TrimRight(src[off:end], " ")
-		n = p.node(yaml.ScalarNode, plainTag(v), off, off+len(v), l.num, col)
+		v := trimSpaces(src, off, end)
+		n = p.node(yaml.ScalarNode, plainTag(src[off:v]), off, v, l.num, col)
 	}
 	p.endOfLine(l, end)
 	p.advance()
@@ -469,6 +498,46 @@ func (p *fastParser) value(l *fastLine, indent int, inMapping bool) int32 {
 		bail()
 	}
 	return named(n)
+}
+
+// indicator returns the offset of the first ':' in src[off:end] that ends a key (one followed by a space or the
+// end of the line at end), or end.
+func indicator(src string, off, end int) int {
+	for {
+		i := strings.IndexByte(src[off:end], ':')
+		if i < 0 {
+			return end
+		}
+		off += i
+		if off+1 == end || src[off+1] == ' ' {
+			return off
+		}
+		off++
+	}
+}
+
+// comment returns the offset of the space before the first " #" in src[off:end], which starts a comment, or end.
+// (A '#' at off itself is not looked at: every caller has a scalar start there.)
+func comment(src string, off, end int) int {
+	for start := off; ; {
+		i := strings.IndexByte(src[start:end], '#')
+		if i < 0 {
+			return end
+		}
+		start += i
+		if start > off && src[start-1] == ' ' {
+			return start - 1
+		}
+		start++
+	}
+}
+
+// trimSpaces returns end moved back over the spaces before it, but not before off.
+func trimSpaces(src string, off, end int) int {
+	for end > off && src[end-1] == ' ' {
+		end--
+	}
+	return end
 }
 
 // maxSimpleKey is the longest implicit key the fast path takes, a little under YAML's 1,024-character cap.
@@ -529,13 +598,13 @@ func (p *fastParser) sequence(indent int) int32 {
 	l := p.cur()
 	s := p.node(yaml.SequenceNode, tagSeq, 0, 0, l.num, l.indent+1)
 	base := len(p.stack)
-	defer p.collect(s, base)
 	for {
 		l = p.cur()
 		if l == nil || l.indent != indent || !p.isSeqEntry(l) {
 			if l != nil && l.indent > indent {
 				bail()
 			}
+			p.collect(s, base)
 			return s
 		}
 		// Move past "- " and look at the entry.
@@ -602,6 +671,14 @@ func (p *fastParser) quoted(l *fastLine, off int) (int32, int) {
 	src := p.src
 	q := src[off]
 	col := off - l.start + 1
+	// Most quoted scalars have no escapes: their value runs to the next quote, which is not doubled ('') or, in
+	// double quotes, comes before any backslash.
+	if k := strings.IndexByte(src[off+1:l.end], q); k >= 0 {
+		j := off + 1 + k
+		if q == '\'' && (j+1 == l.end || src[j+1] != '\'') || q == '"' && strings.IndexByte(src[off+1:j], '\\') < 0 {
+			return p.node(yaml.ScalarNode, tagStr, off+1, j, l.num, col), j + 1
+		}
+	}
 	var b strings.Builder
 	plain := true // no escapes: the value is a substring of the input
 	j := off + 1
@@ -671,7 +748,6 @@ func (p *fastParser) flow(l *fastLine, off int) (int32, int) {
 		n = p.node(yaml.SequenceNode, tagSeq, 0, 0, l.num, off-l.start+1)
 	}
 	base := len(p.stack)
-	defer p.collect(n, base)
 	j := skipSpaces(src, off+1, l.end)
 	if j < l.end && src[j] == closer {
 		return n, j + 1
@@ -705,6 +781,7 @@ func (p *fastParser) flow(l *fastLine, off int) (int32, int) {
 				bail() // a trailing comma: legal, rare, left to yaml.v3
 			}
 		case closer:
+			p.collect(n, base)
 			return n, j + 1
 		default:
 			bail()
@@ -755,6 +832,9 @@ func (p *fastParser) flowItem(l *fastLine, j int, isValue bool) (int32, int) {
 		if c == ',' || c == ']' || c == '}' || c == '[' || c == '{' {
 			break
 		}
+		if c == '?' {
+			bail() // yaml.v3 ends a plain scalar at '?' in a flow collection, then finds no ',' or closer
+		}
 		if c == ':' && (j+1 == l.end || src[j+1] == ' ' || src[j+1] == ',' || src[j+1] == ']' || src[j+1] == '}') {
 			if isValue {
 				bail()
@@ -775,6 +855,12 @@ func (p *fastParser) flowItem(l *fastLine, j int, isValue bool) (int32, int) {
 // plainTag resolves the tag of a plain scalar by YAML 1.2's core schema as yaml.v3 applies it (with its YAML 1.1
 // leftovers: 0777 octals, underscores in numbers, timestamps).
 func plainTag(v string) ytag {
+	// Most plain scalars start with a letter that no special value starts with.
+	if len(v) > 0 {
+		if c := v[0] | 0x20; c >= 'a' && c <= 'z' && c != 't' && c != 'f' && c != 'n' {
+			return tagStr
+		}
+	}
 	switch v {
 	case "true", "True", "TRUE", "false", "False", "FALSE":
 		return tagBool

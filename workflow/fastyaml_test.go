@@ -97,7 +97,7 @@ func TestFastParseMatchesYAMLv3(t *testing.T) {
 		"a: |\n  text\n", "a: *nope\n", "d: &s\n- 1\n- *s\n", "a: &x *y\n", "- &a k: v\n", "a: [*x]\n", "a: b\n---\nc: d\n", "a: !!str b\n", "a:\tb\n",
 		"a: -\n", "a: b\n  c\n", "a: [b,\n  c]\n", "a: 'b\n  c'\n",
 		"a: b: c\n", "a:\n", "? a\n: b\n", "a: café\n", "a: b\r\n", "a: [b,]\n", "{a: b}\n", "a: \"\\x41\"\n",
-		"  a: b\n", "a: b\n c: d\n",
+		"  a: b\n", "a: b\n c: d\n", "0: {0: 0?}\n", "a: [b?c]\n",
 	}
 	for _, src := range rejected {
 		if _, ok := fastParse(src); ok {
@@ -169,8 +169,8 @@ func TestPlainASCII(t *testing.T) {
 		}
 		return true
 	}
-	base := []byte("abcdefghijklmnopq\nrstuvwxyz")
-	for pos := 0; pos < 17; pos++ {
+	base := []byte("abcdefghijklmnopq\nrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789 ~!@#$%^&*()_+-=:;'<>?,./\n")
+	for pos := range base {
 		for c := 0; c < 256; c++ {
 			b := append([]byte{}, base...)
 			b[pos] = byte(c)
@@ -183,7 +183,7 @@ func TestPlainASCII(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	odd := []byte{0, 1, '\t', '\n', '\r', 0x1f, ' ', '!', 0x7e, 0x7f, 0x80, 0x81, 0xfe, 0xff}
 	for range 100000 {
-		b := []byte("0123456789abcdef")
+		b := []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123")
 		for range 1 + rng.IntN(4) {
 			b[rng.IntN(len(b))] = odd[rng.IntN(len(odd))]
 		}

@@ -67,6 +67,8 @@ func Parse(file string, data []byte, lim Limits) ([]*Workflow, error) {
 		if w := p.document(t); w != nil && !p.fatal {
 			out = append(out, w)
 		}
+		p.t = nil
+		t.release()
 	} else {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		for {
