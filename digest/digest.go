@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/maphash"
 	"math"
+	"math/bits"
 	"slices"
 	"sort"
 	"strconv"
@@ -215,22 +217,62 @@ func (h *hasher) number(w *workflow.Workflow) {
 	}
 	h.ids = make([]string, n)
 	h.tasks = make([]*workflow.Task, n)
-	num := make(map[string]int32, n)
 	ndeps := 0
 	for i, j := range byLine(lines) {
 		h.ids[i], h.tasks[i] = ids[j], tasks[j]
-		num[ids[j]] = int32(i)
 		ndeps += len(tasks[j].DependsOn)
 	}
+	num := newIDTable(h.ids)
 	h.depStart = make([]int32, n+1)
 	h.deps = make([]int32, 0, ndeps)
 	for i, t := range h.tasks {
 		for _, d := range t.DependsOn {
-			if k, ok := num[d]; ok {
+			if k := num.find(h.ids, d); k >= 0 {
 				h.deps = append(h.deps, k)
 			}
 		}
 		h.depStart[i+1] = int32(len(h.deps))
+	}
+}
+
+// idTable finds a task's number by its id: an open-addressing hash table of numbers, which unlike a map holds no
+// pointers for the garbage collector to follow and costs no allocation per task.
+type idTable struct {
+	// slots hold the top 32 bits of an id's hash and its number plus one (zero for an empty slot); a power of two
+	// of them, at most half used.
+	slots []uint64
+	mask  uint64
+}
+
+// idSeed seeds the hash of ids; a random seed keeps a file from choosing ids that collide.
+var idSeed = maphash.MakeSeed()
+
+// newIDTable returns the table of ids, which are distinct, each numbered by its position.
+func newIDTable(ids []string) idTable {
+	t := idTable{slots: make([]uint64, 1<<bits.Len(uint(2*len(ids))))}
+	t.mask = uint64(len(t.slots) - 1)
+	for i, id := range ids {
+		h := maphash.String(idSeed, id)
+		j := h & t.mask
+		for t.slots[j] != 0 {
+			j = (j + 1) & t.mask
+		}
+		t.slots[j] = h&^0xffffffff | uint64(i+1)
+	}
+	return t
+}
+
+// find returns the number of the task with the given id, or -1.
+func (t idTable) find(ids []string, id string) int32 {
+	h := maphash.String(idSeed, id)
+	for j := h & t.mask; ; j = (j + 1) & t.mask {
+		s := t.slots[j]
+		if s == 0 {
+			return -1
+		}
+		if s&^0xffffffff == h&^0xffffffff && ids[uint32(s)-1] == id {
+			return int32(uint32(s) - 1)
+		}
 	}
 }
 

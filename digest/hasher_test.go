@@ -3,6 +3,7 @@ package digest
 import (
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -57,6 +58,31 @@ func TestByLine(t *testing.T) {
 				if lines[order[k-1]] > lines[order[k]] {
 					t.Fatalf("byLine(%v) = %v: not in line order", lines, order)
 				}
+			}
+		}
+	}
+}
+
+func TestIDTable(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for n := range 100 {
+		var ids []string
+		seen := map[string]bool{}
+		for len(ids) < n {
+			if id := strconv.Itoa(r.IntN(3 * n)); !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+		tab := newIDTable(ids)
+		for i, id := range ids {
+			if got := tab.find(ids, id); got != int32(i) {
+				t.Fatalf("find(%q) = %d, want %d", id, got, i)
+			}
+		}
+		for _, id := range []string{"", "x", strconv.Itoa(3 * n), "-1"} {
+			if got := tab.find(ids, id); got != -1 {
+				t.Fatalf("find(%q) = %d among %q, want -1", id, got, ids)
 			}
 		}
 	}
