@@ -112,11 +112,11 @@ func (t *Table) Content(i int) Sum {
 
 // Of returns the graph digest of a parsed workflow.
 func Of(w *workflow.Workflow) (Digest, error) {
-	t, err := TableOf(w)
+	h, err := newHasher(w, false)
 	if err != nil {
 		return "", err
 	}
-	return t.Digest, nil
+	return h.digest, nil
 }
 
 // Compute returns the workflow's digest with its node and content hashes.
