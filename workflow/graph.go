@@ -26,7 +26,10 @@ func (p *parser) checkGraph(w *Workflow) {
 		if p.fatal {
 			return
 		}
-		d := p.taskNumber(e.dep)
+		d := e.to
+		if d >= 0 && p.taskAt[d] == nil {
+			d = -1
+		}
 		to[k] = d
 		if d < 0 {
 			if t := &p.tasks[e.from]; w.Tasks[t.ID] == t {
@@ -87,15 +90,6 @@ func (p *parser) checkGraph(w *Workflow) {
 		p.add(&Error{Pos: w.Tasks[cycle[0]].Pos, Field: "spec.tasks." + cycle[0] + ".dependsOn",
 			Msg: "dependency cycle: " + strings.Join(cycle, " → ") + " (each task depends on the next); remove one of these dependencies"})
 	}
-}
-
-// taskNumber returns the number of the task with the given id, or -1 when there is no such task.
-func (p *parser) taskNumber(id string) int32 {
-	i := p.taskKeys.get(p.taskKVs, id)
-	if i < 0 || p.taskAt[i] == nil {
-		return -1
-	}
-	return int32(i)
 }
 
 // findCycle returns one dependency cycle as a path that starts and ends at the same task, or nil, given the edges

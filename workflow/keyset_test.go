@@ -6,8 +6,19 @@ import (
 	"testing"
 )
 
-// TestKeySet holds keySet, scanning or hashing, to a map, through growth past the size it was made for.
+// TestKeySet holds keySet, scanning or hashing, to a map, through growth past the size it was made for, with keys
+// copied or (past keySetTextMax) not.
 func TestKeySet(t *testing.T) {
+	for _, max := range []int{keySetTextMax, 200} {
+		t.Run(fmt.Sprint("text max ", max), func(t *testing.T) {
+			defer func(old int) { keySetTextMax = old }(keySetTextMax)
+			keySetTextMax = max
+			testKeySet(t)
+		})
+	}
+}
+
+func testKeySet(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, n := range []int{0, 1, 16, 17, 100, 3000} {
 		seen := newKeySet(n)

@@ -328,19 +328,27 @@ func kindName(n *ynode) string {
 
 // keySet finds keys already seen in a mapping, as their index among its pairs: by scanning the pairs so far when
 // the mapping is small (most are), through an open-addressing hash table when it is large (the tasks of a big
-// workflow), which finds a key, or the place to add it, in one probe.
+// workflow), which finds a key, or the place to add it, in one probe. The table keeps a copy of its keys next to
+// each other, so that checking a key found by its hash reads that copy rather than some far part of the file.
 type keySet struct {
-	slots []keySlot // a power of two of them, at most half used
+	slots []keySlot // a power of two of them, at most two thirds used
 	used  int
+	text  []byte // the keys
 }
 
-// keySlot is a key's index among the pairs plus one (0 for an empty slot), and the top half of its hash.
+// keySlot is a key's index among the pairs plus one (0 for an empty slot), the top half of its hash and where the
+// key is in text (n < 0: only among the pairs, once text has grown too long to point into).
 type keySlot struct {
 	hash  uint32
 	index int32
+	off   uint32
+	n     int32
 }
 
 const keySetScanMax = 16
+
+// keySetTextMax is how many bytes of keys a keySet copies (a variable for tests).
+var keySetTextMax = math.MaxInt32
 
 // keySeed seeds the hash of keys; a random seed keeps a file from choosing keys that collide.
 var keySeed = maphash.MakeSeed()
@@ -349,7 +357,15 @@ func newKeySet(n int) keySet {
 	if n <= keySetScanMax {
 		return keySet{}
 	}
-	return keySet{slots: make([]keySlot, 1<<bits.Len(uint(2*n)))}
+	return keySet{slots: make([]keySlot, 1<<bits.Len(uint(3*n/2))), text: make([]byte, 0, 16*n)}
+}
+
+// key returns the key of a used slot.
+func (s *keySet) key(sl keySlot, pairs []keyValue) string {
+	if sl.n < 0 {
+		return pairs[sl.index-1].key
+	}
+	return string(s.text[sl.off : sl.off+uint32(sl.n)])
 }
 
 // find returns the index of key among pairs, or -1 and the slot where it would go with its hash.
@@ -370,7 +386,8 @@ func (s *keySet) find(pairs []keyValue, key string) (i int, slot int, hash uint3
 		if sl.index == 0 {
 			return -1, int(j), hash
 		}
-		if sl.hash == hash && pairs[sl.index-1].key == key {
+		if sl.hash == hash && (sl.n < 0 && pairs[sl.index-1].key == key ||
+			sl.n >= 0 && string(s.text[sl.off:sl.off+uint32(sl.n)]) == key) {
 			return int(sl.index - 1), int(j), hash
 		}
 	}
@@ -388,8 +405,13 @@ func (s *keySet) getOrAdd(pairs []keyValue, key string) int {
 	if i >= 0 || s.slots == nil {
 		return i
 	}
-	s.slots[slot] = keySlot{hash: hash, index: int32(len(pairs)) + 1}
-	if s.used++; 2*s.used > len(s.slots) {
+	sl := keySlot{hash: hash, index: int32(len(pairs)) + 1, n: -1}
+	if len(s.text)+len(key) <= keySetTextMax {
+		sl.off, sl.n = uint32(len(s.text)), int32(len(key))
+		s.text = append(s.text, key...)
+	}
+	s.slots[slot] = sl
+	if s.used++; 3*s.used > 2*len(s.slots) {
 		s.grow(pairs, key)
 	}
 	return -1
@@ -406,8 +428,8 @@ func (s *keySet) grow(pairs []keyValue, next string) {
 			continue
 		}
 		key := next
-		if int(sl.index-1) < len(pairs) {
-			key = pairs[sl.index-1].key
+		if sl.n >= 0 || int(sl.index-1) < len(pairs) {
+			key = s.key(sl, pairs)
 		}
 		j := maphash.String(keySeed, key) & mask
 		for s.slots[j].index != 0 {
@@ -972,7 +994,10 @@ func (p *parser) dependsOn(i int, n *ynode, f field) []string {
 			continue
 		}
 		p.strs = append(p.strs, v)
-		p.edges = append(p.edges, edgeAt{from: int32(i), dep: v, node: item})
+		// The task it names is looked up now, while its text is fresh in the cache; whether that task is one
+		// (and not a pair whose task was dropped) is known once all are read.
+		to := int32(p.taskKeys.get(p.taskKVs, v))
+		p.edges = append(p.edges, edgeAt{from: int32(i), to: to, dep: v, node: item})
 	}
 	deps := p.strs[start:len(p.strs):len(p.strs)]
 	slices.Sort(deps)
@@ -980,9 +1005,9 @@ func (p *parser) dependsOn(i int, n *ynode, f field) []string {
 }
 
 // edgeAt is one dependsOn entry and where it was written; from is the task's number, its index among the pairs of
-// spec.tasks.
+// spec.tasks, and to the index of the pair whose key is dep, or -1.
 type edgeAt struct {
-	dep  string
-	node *ynode
-	from int32
+	dep      string
+	node     *ynode
+	from, to int32
 }
