@@ -85,8 +85,9 @@ type Graph struct {
 	Contents map[string]Digest
 }
 
-// Table is a workflow's digest with the node hash of every task, the tasks numbered in id order: what a Graph holds
-// (but the content hashes) without a map or a string per task, for callers that walk every task, such as the diff.
+// Table is a workflow's digest with the node hash of every task, the tasks numbered in id order: what a Graph holds,
+// but for the content hashes (Content computes them on demand), without a map or a string per task, for callers
+// that walk every task, such as the diff.
 type Table struct {
 	// Digest identifies the whole workflow graph.
 	Digest Digest
@@ -169,7 +170,7 @@ func TableOf(w *workflow.Workflow) (*Table, error) {
 type hasher struct {
 	ids   []string
 	tasks []*workflow.Task
-	byID  []int32 // task numbers in canonical id order
+	byID  []int32 // task numbers in the byte order of their ids
 	// deps[depStart[i]:depStart[i+1]] are task i's dependencies by number; dangling ones are left out.
 	depStart, deps []int32
 	nodes          []Sum
@@ -204,7 +205,7 @@ func newHasher(w *workflow.Workflow, contents bool) (*hasher, error) {
 	return h, nil
 }
 
-// number numbers the tasks in the order they were written and resolves every dependency to a task number.
+// number numbers the tasks in the order of their lines in the file and resolves every dependency to a task number.
 func (h *hasher) number(w *workflow.Workflow) {
 	n := len(w.Tasks)
 	ids := make([]string, 0, n)
@@ -309,7 +310,7 @@ func byLine(lines []int32) []int32 {
 	return order
 }
 
-// sortByID sets byID, the task numbers in id order.
+// sortByID sets byID, the task numbers in the byte order of their ids.
 func (h *hasher) sortByID() {
 	es := make([]idKey, len(h.ids))
 	for i, id := range h.ids {
