@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -329,20 +330,21 @@ func kindName(n *ynode) string {
 // keySet finds keys already seen in a mapping, as their index among its pairs: by scanning the pairs so far when
 // the mapping is small (most are), through an open-addressing hash table when it is large (the tasks of a big
 // workflow), which finds a key, or the place to add it, in one probe. The table keeps a copy of its keys next to
-// each other, so that checking a key found by its hash reads that copy rather than some far part of the file.
+// each other, so that checking a key found by its hash reads that copy rather than some far part of the file, and
+// its slices come from a pool, since a big file needs them anew for each parse.
 type keySet struct {
 	slots []keySlot // a power of two of them, at most two thirds used
 	used  int
-	text  []byte // the keys
+	// When copied, key i is text[at[i]:at[i+1]]; else (past keySetTextMax bytes of keys) it is read from the pairs.
+	text   []byte
+	at     []uint32
+	copied bool
 }
 
-// keySlot is a key's index among the pairs plus one (0 for an empty slot), the top half of its hash and where the
-// key is in text (n < 0: only among the pairs, once text has grown too long to point into).
+// keySlot is a key's index among the pairs plus one (0 for an empty slot) and the top half of its hash.
 type keySlot struct {
 	hash  uint32
 	index int32
-	off   uint32
-	n     int32
 }
 
 const keySetScanMax = 16
@@ -353,19 +355,29 @@ var keySetTextMax = math.MaxInt32
 // keySeed seeds the hash of keys; a random seed keeps a file from choosing keys that collide.
 var keySeed = maphash.MakeSeed()
 
+// keySetBuffers keeps the slices of released key sets; they hold no pointers.
+var keySetBuffers sync.Pool // of *keySet
+
 func newKeySet(n int) keySet {
 	if n <= keySetScanMax {
 		return keySet{}
 	}
-	return keySet{slots: make([]keySlot, 1<<bits.Len(uint(3*n/2))), text: make([]byte, 0, 16*n)}
+	size := 1 << bits.Len(uint(3*n/2))
+	s, _ := keySetBuffers.Get().(*keySet)
+	if s == nil || cap(s.slots) < size {
+		s = &keySet{slots: make([]keySlot, size), text: make([]byte, 0, 16*n), at: make([]uint32, 0, n+1)}
+	}
+	slots := s.slots[:size]
+	clear(slots)
+	return keySet{slots: slots, text: s.text[:0], at: append(s.at[:0], 0), copied: true}
 }
 
-// key returns the key of a used slot.
-func (s *keySet) key(sl keySlot, pairs []keyValue) string {
-	if sl.n < 0 {
-		return pairs[sl.index-1].key
+// release gives the set's slices to the next large mapping; the set is empty after.
+func (s *keySet) release() {
+	if s.slots != nil {
+		keySetBuffers.Put(&keySet{slots: s.slots, text: s.text, at: s.at})
 	}
-	return string(s.text[sl.off : sl.off+uint32(sl.n)])
+	*s = keySet{}
 }
 
 // find returns the index of key among pairs, or -1 and the slot where it would go with its hash.
@@ -386,9 +398,12 @@ func (s *keySet) find(pairs []keyValue, key string) (i int, slot int, hash uint3
 		if sl.index == 0 {
 			return -1, int(j), hash
 		}
-		if sl.hash == hash && (sl.n < 0 && pairs[sl.index-1].key == key ||
-			sl.n >= 0 && string(s.text[sl.off:sl.off+uint32(sl.n)]) == key) {
-			return int(sl.index - 1), int(j), hash
+		if sl.hash != hash {
+			continue
+		}
+		k := int(sl.index - 1)
+		if s.copied && string(s.text[s.at[k]:s.at[k+1]]) == key || !s.copied && pairs[k].key == key {
+			return k, int(j), hash
 		}
 	}
 }
@@ -405,12 +420,14 @@ func (s *keySet) getOrAdd(pairs []keyValue, key string) int {
 	if i >= 0 || s.slots == nil {
 		return i
 	}
-	sl := keySlot{hash: hash, index: int32(len(pairs)) + 1, n: -1}
-	if len(s.text)+len(key) <= keySetTextMax {
-		sl.off, sl.n = uint32(len(s.text)), int32(len(key))
-		s.text = append(s.text, key...)
+	s.slots[slot] = keySlot{hash: hash, index: int32(len(pairs)) + 1}
+	if s.copied && len(s.text)+len(key) > keySetTextMax {
+		s.copied, s.text, s.at = false, nil, nil
 	}
-	s.slots[slot] = sl
+	if s.copied {
+		s.text = append(s.text, key...)
+		s.at = append(s.at, uint32(len(s.text)))
+	}
 	if s.used++; 3*s.used > 2*len(s.slots) {
 		s.grow(pairs, key)
 	}
@@ -427,11 +444,16 @@ func (s *keySet) grow(pairs []keyValue, next string) {
 		if sl.index == 0 {
 			continue
 		}
-		key := next
-		if sl.n >= 0 || int(sl.index-1) < len(pairs) {
-			key = s.key(sl, pairs)
+		var h uint64
+		switch k := int(sl.index - 1); {
+		case s.copied:
+			h = maphash.Bytes(keySeed, s.text[s.at[k]:s.at[k+1]])
+		case k < len(pairs):
+			h = maphash.String(keySeed, pairs[k].key)
+		default:
+			h = maphash.String(keySeed, next)
 		}
-		j := maphash.String(keySeed, key) & mask
+		j := h & mask
 		for s.slots[j].index != 0 {
 			j = (j + 1) & mask
 		}
@@ -477,6 +499,7 @@ func (p *parser) mappingKeys(n *ynode, f field, keep bool) ([]keyValue, keySet, 
 		kr := p.resolve(kn)
 		if kr == nil {
 			p.kvs, p.merged = p.kvs[:base], p.merged[:mergedBase]
+			seen.release()
 			return nil, keySet{}, false
 		}
 		if kr.Kind() != yaml.ScalarNode {
@@ -500,7 +523,7 @@ func (p *parser) mappingKeys(n *ynode, f field, keep bool) ([]keyValue, keySet, 
 	p.merged = p.merged[:mergedBase]
 	out := p.kvs[base:len(p.kvs):len(p.kvs)]
 	if !keep {
-		seen = keySet{}
+		seen.release()
 	}
 	return out, seen, true
 }
@@ -718,7 +741,8 @@ func (p *parser) metadata(w *Workflow, n *ynode) {
 }
 
 func (p *parser) spec(w *Workflow, n *ynode) {
-	p.tasks, p.taskAt, p.taskKeys, p.taskKVs = nil, nil, keySet{}, nil
+	p.taskKeys.release()
+	p.tasks, p.taskAt, p.taskKVs = nil, nil, nil
 	sf := fieldOf("spec")
 	kvs, _ := p.mapping(n, sf)
 	var tasks *ynode
@@ -752,6 +776,7 @@ func (p *parser) spec(w *Workflow, n *ynode) {
 	p.tasks = make([]Task, len(tkvs))
 	p.taskAt = make([]*Task, len(tkvs))
 	p.taskKeys, p.taskKVs = keys, tkvs
+	defer p.taskKeys.release() // dependsOn has looked up every task it names once the tasks are read
 	if len(w.Tasks) == 0 {
 		w.Tasks = make(map[string]*Task, len(tkvs))
 	}
