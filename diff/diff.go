@@ -147,6 +147,50 @@ func (w Workflow) Count() map[Class]int {
 
 // Between compares two sets of workflows. Either may be nil, meaning no workflows.
 func Between(a, b *workflow.Set) (Result, error) {
+	return BetweenVersions(&Version{Set: a}, &Version{Set: b})
+}
+
+// Version is one side of a diff: a set of workflows and, once Prepare has run, their digest tables.
+type Version struct {
+	Set    *workflow.Set
+	tables map[string]*digest.Table
+}
+
+// Prepare computes the digest tables of every workflow in s, so that a caller can digest one version while it is
+// still reading the other; BetweenVersions then only compares.
+func Prepare(s *workflow.Set) (*Version, error) {
+	v := &Version{Set: s}
+	if s == nil {
+		return v, nil
+	}
+	v.tables = make(map[string]*digest.Table, len(s.Workflows))
+	for name, w := range s.Workflows {
+		t, err := digest.TableOf(w)
+		if err != nil {
+			return nil, err
+		}
+		v.tables[name] = t
+	}
+	return v, nil
+}
+
+// table returns the prepared table of w, or nil.
+func (v *Version) table(w *workflow.Workflow) *digest.Table {
+	if v == nil || w == nil {
+		return nil
+	}
+	return v.tables[w.Name]
+}
+
+// BetweenVersions is Between for versions that may have been prepared; tables missing are computed here.
+func BetweenVersions(va, vb *Version) (Result, error) {
+	var a, b *workflow.Set
+	if va != nil {
+		a = va.Set
+	}
+	if vb != nil {
+		b = vb.Set
+	}
 	names := map[string]bool{}
 	if a != nil {
 		for n := range a.Workflows {
@@ -172,7 +216,7 @@ func Between(a, b *workflow.Set) (Result, error) {
 		if b != nil {
 			wb = b.Workflows[n]
 		}
-		wd, err := Workflows(wa, wb)
+		wd, err := workflows(wa, wb, va.table(wa), vb.table(wb))
 		if err != nil {
 			return Result{}, err
 		}
@@ -183,7 +227,12 @@ func Between(a, b *workflow.Set) (Result, error) {
 
 // Workflows compares two versions of one workflow; either may be nil (added or removed).
 func Workflows(a, b *workflow.Workflow) (Workflow, error) {
-	ga, gb, err := tables(a, b)
+	return workflows(a, b, nil, nil)
+}
+
+// workflows is Workflows with the versions' digest tables when they are already known.
+func workflows(a, b *workflow.Workflow, ga, gb *digest.Table) (Workflow, error) {
+	ga, gb, err := tables(a, b, ga, gb)
 	if err != nil {
 		return Workflow{}, err
 	}
@@ -231,27 +280,29 @@ func Workflows(a, b *workflow.Workflow) (Workflow, error) {
 const parallelTasks = 2000
 
 // tables computes the digests of both versions (either may be nil), side by side when they are large.
-func tables(a, b *workflow.Workflow) (ta, tb *digest.Table, err error) {
-	compute := func(w *workflow.Workflow) (*digest.Table, error) {
-		if w == nil {
-			return nil, nil
+// Tables already known (ta, tb not nil) are kept.
+func tables(a, b *workflow.Workflow, ta, tb *digest.Table) (*digest.Table, *digest.Table, error) {
+	compute := func(w *workflow.Workflow, t *digest.Table) (*digest.Table, error) {
+		if w == nil || t != nil {
+			return t, nil
 		}
 		return digest.TableOf(w)
 	}
-	if a == nil || b == nil || len(a.Tasks)+len(b.Tasks) < parallelTasks {
-		if ta, err = compute(a); err != nil {
+	if a == nil || b == nil || ta != nil || tb != nil || len(a.Tasks)+len(b.Tasks) < parallelTasks {
+		var err error
+		if ta, err = compute(a, ta); err != nil {
 			return nil, nil, err
 		}
-		tb, err = compute(b)
+		tb, err = compute(b, tb)
 		return ta, tb, err
 	}
-	var errB error
+	var err, errB error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tb, errB = compute(b)
+		tb, errB = compute(b, nil)
 	}()
-	ta, err = compute(a)
+	ta, err = compute(a, nil)
 	<-done
 	if err == nil {
 		err = errB

@@ -20,7 +20,7 @@ func BenchmarkDiffTasks(b *testing.B) {
 				}
 				return ws[0]
 			}
-			ta, tb, err := tables(parse(synth.Options{Tasks: n, Seed: 1}), parse(synth.Options{Tasks: n, Seed: 1, Changes: 10}))
+			ta, tb, err := tables(parse(synth.Options{Tasks: n, Seed: 1}), parse(synth.Options{Tasks: n, Seed: 1, Changes: 10}), nil, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

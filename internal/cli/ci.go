@@ -16,7 +16,6 @@ import (
 	"github.com/maestro-conductor/maestro/ghcomment"
 	"github.com/maestro-conductor/maestro/gitrepo"
 	"github.com/maestro-conductor/maestro/graph"
-	"github.com/maestro-conductor/maestro/workflow"
 )
 
 func newCICmd(g *Globals) *cobra.Command {
@@ -176,12 +175,20 @@ func runGitHubComment(cmd *cobra.Command, g *Globals, o *ghCommentOptions) error
 		o.Repository = env.repository
 	}
 
-	a, b, err := loadPair(func() (*workflow.Set, error) { return o.source.loadRef(ctx, base) },
-		func() (*workflow.Set, error) { return o.source.loadRef(ctx, o.Head) })
+	load := func(ref string) func() (*diff.Version, error) {
+		return func() (*diff.Version, error) {
+			s, err := o.source.loadRef(ctx, ref)
+			if err != nil {
+				return nil, err
+			}
+			return diff.Prepare(s)
+		}
+	}
+	a, b, err := loadBoth(load(base), load(o.Head))
 	if err != nil {
 		return err
 	}
-	res, err := diff.Between(a, b)
+	res, err := diff.BetweenVersions(a, b)
 	if err != nil {
 		return err
 	}

@@ -77,8 +77,19 @@ func runDiff(cmd *cobra.Command, g *Globals, o *diffOptions) error {
 		return fmt.Errorf("--color %q: use auto, always or never", o.Color)
 	}
 	from, to := o.From, o.To
-	var a, b *workflow.Set
+	var a, b *diff.Version
 	var err error
+	// Without -w every workflow is compared: each version is digested as soon as it is read, beside the other's
+	// reading. With -w only one is, after both are read.
+	load := func(f func() (*workflow.Set, error)) func() (*diff.Version, error) {
+		return func() (*diff.Version, error) {
+			s, err := f()
+			if err != nil || o.Workflow != "" {
+				return &diff.Version{Set: s}, err
+			}
+			return diff.Prepare(s)
+		}
+	}
 	switch {
 	case len(o.Paths) > 0:
 		if len(o.Paths) != 2 {
@@ -87,8 +98,8 @@ func runDiff(cmd *cobra.Command, g *Globals, o *diffOptions) error {
 		if o.From != "" || o.To != "" || o.Version != "" {
 			return errors.New("give either two paths or --from/--to/-t, not both")
 		}
-		a, b, err = loadPair(func() (*workflow.Set, error) { return o.source.loadPaths(o.Paths[:1]) },
-			func() (*workflow.Set, error) { return o.source.loadPaths(o.Paths[1:]) })
+		a, b, err = loadBoth(load(func() (*workflow.Set, error) { return o.source.loadPaths(o.Paths[:1]) }),
+			load(func() (*workflow.Set, error) { return o.source.loadPaths(o.Paths[1:]) }))
 	case o.Version != "":
 		if o.Workflow == "" {
 			return errors.New("-t VERSION needs -w NAME: the promoted tag is NAME/vVERSION")
@@ -99,8 +110,8 @@ func runDiff(cmd *cobra.Command, g *Globals, o *diffOptions) error {
 		from = gitrepo.TagName(o.Workflow, o.Version)
 		fallthrough
 	case from != "":
-		a, b, err = loadPair(func() (*workflow.Set, error) { return o.source.loadRef(cmd.Context(), from) },
-			func() (*workflow.Set, error) { return o.source.loadRef(cmd.Context(), to) })
+		a, b, err = loadBoth(load(func() (*workflow.Set, error) { return o.source.loadRef(cmd.Context(), from) }),
+			load(func() (*workflow.Set, error) { return o.source.loadRef(cmd.Context(), to) }))
 	default:
 		return errors.New("nothing to compare: give two files, --from REF, or -w NAME -t VERSION (see maestro diff --help)")
 	}
@@ -108,12 +119,12 @@ func runDiff(cmd *cobra.Command, g *Globals, o *diffOptions) error {
 		return err
 	}
 	if o.Workflow != "" {
-		if a.Get(o.Workflow) == nil && b.Get(o.Workflow) == nil {
-			return fmt.Errorf("no workflow named %q in either version (old: %s; new: %s)", o.Workflow, namesOf(a), namesOf(b))
+		if a.Set.Get(o.Workflow) == nil && b.Set.Get(o.Workflow) == nil {
+			return fmt.Errorf("no workflow named %q in either version (old: %s; new: %s)", o.Workflow, namesOf(a.Set), namesOf(b.Set))
 		}
-		a, b = only(a, o.Workflow), only(b, o.Workflow)
+		a.Set, b.Set = only(a.Set, o.Workflow), only(b.Set, o.Workflow)
 	}
-	res, err := diff.Between(a, b)
+	res, err := diff.BetweenVersions(a, b)
 	if err != nil {
 		return err
 	}
@@ -158,24 +169,30 @@ func failOnExit(failOn string, res diff.Result) error {
 
 // loadPair loads two versions side by side: parsing is most of a diff's work and the versions are independent.
 func loadPair(a, b func() (*workflow.Set, error)) (*workflow.Set, *workflow.Set, error) {
+	return loadBoth(a, b)
+}
+
+// loadBoth runs a and b side by side and returns both results, or the first error.
+func loadBoth[T any](a, b func() (T, error)) (T, T, error) {
 	type result struct {
-		set *workflow.Set
+		v   T
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		s, err := b()
-		ch <- result{s, err}
+		v, err := b()
+		ch <- result{v, err}
 	}()
-	sa, errA := a()
+	va, errA := a()
 	rb := <-ch
+	var zero T
 	if errA != nil {
-		return nil, nil, errA
+		return zero, zero, errA
 	}
 	if rb.err != nil {
-		return nil, nil, rb.err
+		return zero, zero, rb.err
 	}
-	return sa, rb.set, nil
+	return va, rb.v, nil
 }
 
 func only(s *workflow.Set, name string) *workflow.Set {
