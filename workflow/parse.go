@@ -161,29 +161,47 @@ type parser struct {
 	taskKVs  []keyValue
 	// strs is where dependsOn lists are allocated, many to one slice.
 	strs []string
-	// validRefs are package refs found valid, since most workflows use each package many times.
-	validRefs map[PackageRef]struct{}
+	// validRefs remembers package refs found valid, since most workflows use each package many times: a ref is
+	// kept in the slot its last two characters choose (most refs end in a digest, whose characters vary most).
+	validRefs [64]PackageRef
+	// refs remembers whether task param values refer to undeclared workflow params, likewise, since most values
+	// with references are one of a few; it is cleared for each document, which declares its own params.
+	refs [64]struct {
+		v          string
+		undeclared bool
+	}
 }
-
-// maxValidRefs bounds the refs validatePackage remembers; a workflow with more different packages than that
-// validates the others each time.
-const maxValidRefs = 4096
 
 // validatePackage is ref.Validate, remembering the refs found valid.
 func (p *parser) validatePackage(ref PackageRef) error {
-	if _, ok := p.validRefs[ref]; ok {
+	slot := &p.validRefs[refSlot(string(ref), len(p.validRefs))]
+	if *slot == ref && ref != "" {
 		return nil
 	}
 	if err := ref.Validate(); err != nil {
 		return err
 	}
-	if p.validRefs == nil {
-		p.validRefs = make(map[PackageRef]struct{})
-	}
-	if len(p.validRefs) < maxValidRefs {
-		p.validRefs[ref] = struct{}{}
-	}
+	*slot = ref
 	return nil
+}
+
+// refSlot chooses a slot among n (a power of two) for s by its length and last two characters.
+func refSlot(s string, n int) int {
+	h := len(s)
+	if len(s) >= 2 {
+		h += int(s[len(s)-1])*31 + int(s[len(s)-2])*7
+	}
+	return h & (n - 1)
+}
+
+// undeclaredRef reports whether a task param value refers to a workflow param that spec.params does not declare.
+func (p *parser) undeclaredRef(w *Workflow, v string) bool {
+	slot := &p.refs[refSlot(v, len(p.refs))]
+	if slot.v == v && v != "" {
+		return slot.undeclared
+	}
+	slot.v, slot.undeclared = v, undeclaredRef(w, v)
+	return slot.undeclared
 }
 
 func (p *parser) syntaxError(err error) error {
@@ -741,6 +759,7 @@ func (p *parser) metadata(w *Workflow, n *ynode) {
 }
 
 func (p *parser) spec(w *Workflow, n *ynode) {
+	clear(p.refs[:])
 	p.taskKeys.release()
 	p.tasks, p.taskAt, p.taskKVs = nil, nil, nil
 	sf := fieldOf("spec")
@@ -921,8 +940,8 @@ func (p *parser) task(w *Workflow, kv keyValue, i int) {
 	if !validTaskID(kv.key) {
 		p.errorf(kv.kn, tf, "invalid task id %q: use 1-63 lowercase letters, digits, '-' and '_', starting and ending with a letter or digit", kv.key)
 	}
-	t := &p.tasks[i]
-	*t = Task{ID: kv.key, Pos: p.pos(kv.kn), Retries: -1, Timeout: -1}
+	t := &p.tasks[i] // zero: only the fields set here are written, since writing a task is writing cold memory
+	t.ID, t.Pos, t.Retries, t.Timeout = kv.key, p.pos(kv.kn), -1, -1
 	mark := len(p.kvs)
 	kvs, ok := p.mapping(kv.value, tf)
 	if !ok {
@@ -947,7 +966,7 @@ func (p *parser) task(w *Workflow, kv keyValue, i int) {
 			for _, pk := range pkvs {
 				if v, ok := p.str(pk.value, ff.join(pk.key)); ok {
 					t.Params[pk.key] = v
-					if strings.Contains(v, "{{") && undeclaredRef(w, v) && (len(p.templated) == 0 || p.templated[len(p.templated)-1] != t) {
+					if strings.Contains(v, "{{") && p.undeclaredRef(w, v) && (len(p.templated) == 0 || p.templated[len(p.templated)-1] != t) {
 						p.templated = append(p.templated, t)
 					}
 				}

@@ -361,6 +361,23 @@ func TestParseMultiDocument(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), "wf.yaml:14:") {
 		t.Errorf("Parse = %v, want an error on line 14", err)
 	}
+
+	// Each document declares its own params: a reference the first declares is undeclared in the second.
+	refs := lines(
+		"apiVersion: maestro.dev/v1",
+		"kind: Workflow",
+		"metadata: {name: one}",
+		"spec: {params: {day: {}}, tasks: {a: {package: "+pkg+", params: {d: '{{ params.day }}'}}}}",
+		"---",
+		"apiVersion: maestro.dev/v1",
+		"kind: Workflow",
+		"metadata: {name: two}",
+		"spec: {tasks: {b: {package: "+pkg+", params: {d: '{{ params.day }}'}}}}",
+	)
+	_, err = parse(t, refs)
+	if err == nil || !strings.Contains(err.Error(), "wf.yaml:9:") || !strings.Contains(err.Error(), "refers to params.day") {
+		t.Errorf("Parse = %v, want an undeclared params.day on line 9", err)
+	}
 }
 
 func TestParseMergeKeys(t *testing.T) {
