@@ -157,13 +157,13 @@ type parser struct {
 	// stored for the i-th pair of spec.tasks (nil where the task was dropped), and taskKeys finds a pair by task id.
 	tasks    []Task
 	taskAt   []*Task
-	taskKeys keySet
+	taskKeys *keySet
 	taskKVs  []keyValue
 	// strs is where dependsOn lists are allocated, many to one slice.
 	strs []string
 	// validRefs remembers package refs found valid, since most workflows use each package many times: a ref is
-	// kept in the slot its last two characters choose (most refs end in a digest, whose characters vary most).
-	validRefs [64]PackageRef
+	// kept in the slot its last characters choose (most refs end in a digest, whose characters vary most).
+	validRefs *[256]PackageRef
 	// refs remembers whether task param values refer to undeclared workflow params, likewise, since most values
 	// with references are one of a few; it is cleared for each document, which declares its own params.
 	refs [64]struct {
@@ -174,6 +174,9 @@ type parser struct {
 
 // validatePackage is ref.Validate, remembering the refs found valid.
 func (p *parser) validatePackage(ref PackageRef) error {
+	if p.validRefs == nil {
+		p.validRefs = new([256]PackageRef)
+	}
 	slot := &p.validRefs[refSlot(string(ref), len(p.validRefs))]
 	if *slot == ref && ref != "" {
 		return nil
@@ -185,13 +188,19 @@ func (p *parser) validatePackage(ref PackageRef) error {
 	return nil
 }
 
-// refSlot chooses a slot among n (a power of two) for s by its length and last two characters.
+// refSlot chooses a slot among n (a power of two) for s by its length and last eight characters.
 func refSlot(s string, n int) int {
-	h := len(s)
-	if len(s) >= 2 {
-		h += int(s[len(s)-1])*31 + int(s[len(s)-2])*7
+	h := uint64(len(s))
+	if len(s) >= 8 {
+		t := s[len(s)-8:]
+		h ^= uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+	} else {
+		for i := 0; i < len(s); i++ {
+			h = h<<8 | uint64(s[i])
+		}
 	}
-	return h & (n - 1)
+	return int((h * 0x9e3779b97f4a7c15) >> 32 & uint64(n-1))
 }
 
 // undeclaredRef reports whether a task param value refers to a workflow param that spec.params does not declare.
@@ -376,31 +385,33 @@ var keySeed = maphash.MakeSeed()
 // keySetBuffers keeps the slices of released key sets; they hold no pointers.
 var keySetBuffers sync.Pool // of *keySet
 
-func newKeySet(n int) keySet {
+// newKeySet returns a set for a mapping of n pairs: nil, which scans the pairs, for a small one.
+func newKeySet(n int) *keySet {
 	if n <= keySetScanMax {
-		return keySet{}
+		return nil
 	}
 	size := 1 << bits.Len(uint(3*n/2))
 	s, _ := keySetBuffers.Get().(*keySet)
 	if s == nil || cap(s.slots) < size {
-		s = &keySet{slots: make([]keySlot, size), text: make([]byte, 0, 16*n), at: make([]uint32, 0, n+1)}
+		return &keySet{slots: make([]keySlot, size), text: make([]byte, 0, 16*n), at: append(make([]uint32, 0, n+1), 0),
+			copied: true}
 	}
-	slots := s.slots[:size]
-	clear(slots)
-	return keySet{slots: slots, text: s.text[:0], at: append(s.at[:0], 0), copied: true}
+	s.slots = s.slots[:size]
+	clear(s.slots)
+	s.used, s.text, s.at, s.copied = 0, s.text[:0], append(s.at[:0], 0), true
+	return s
 }
 
-// release gives the set's slices to the next large mapping; the set is empty after.
+// release gives the set's slices to the next large mapping; the set must not be used after.
 func (s *keySet) release() {
-	if s.slots != nil {
-		keySetBuffers.Put(&keySet{slots: s.slots, text: s.text, at: s.at})
+	if s != nil && s.slots != nil {
+		keySetBuffers.Put(s)
 	}
-	*s = keySet{}
 }
 
 // find returns the index of key among pairs, or -1 and the slot where it would go with its hash.
 func (s *keySet) find(pairs []keyValue, key string) (i int, slot int, hash uint32) {
-	if s.slots == nil {
+	if s == nil {
 		for i := range pairs {
 			if pairs[i].key == key {
 				return i, 0, 0
@@ -435,7 +446,7 @@ func (s *keySet) get(pairs []keyValue, key string) int {
 // getOrAdd returns the index of key among pairs, or -1 after noting that key is the pair that comes next.
 func (s *keySet) getOrAdd(pairs []keyValue, key string) int {
 	i, slot, hash := s.find(pairs, key)
-	if i >= 0 || s.slots == nil {
+	if i >= 0 || s == nil {
 		return i
 	}
 	s.slots[slot] = keySlot{hash: hash, index: int32(len(pairs)) + 1}
@@ -486,18 +497,18 @@ func (p *parser) mapping(n *ynode, f field) ([]keyValue, bool) {
 	return kvs, ok
 }
 
-// mappingKeys is mapping that can also return the set of keys, when keep is true.
-func (p *parser) mappingKeys(n *ynode, f field, keep bool) ([]keyValue, keySet, bool) {
+// mappingKeys is mapping that can also return the set of keys, when keep is true; the caller releases it.
+func (p *parser) mappingKeys(n *ynode, f field, keep bool) ([]keyValue, *keySet, bool) {
 	n = p.resolve(n)
 	if n == nil {
-		return nil, keySet{}, false
+		return nil, nil, false
 	}
 	if n.Kind() != yaml.MappingNode {
 		if n.Kind() == yaml.ScalarNode && n.Tag == tagNull {
-			return nil, keySet{}, true
+			return nil, nil, true
 		}
 		p.errorf(n, f, "expected a mapping, found %s", kindName(n))
-		return nil, keySet{}, false
+		return nil, nil, false
 	}
 	base, mergedBase := len(p.kvs), len(p.merged)
 	content := p.t.content(n)
@@ -518,7 +529,7 @@ func (p *parser) mappingKeys(n *ynode, f field, keep bool) ([]keyValue, keySet, 
 		if kr == nil {
 			p.kvs, p.merged = p.kvs[:base], p.merged[:mergedBase]
 			seen.release()
-			return nil, keySet{}, false
+			return nil, nil, false
 		}
 		if kr.Kind() != yaml.ScalarNode {
 			p.errorf(kn, f, "a key must be a plain value, found %s", kindName(kr))
@@ -542,6 +553,7 @@ func (p *parser) mappingKeys(n *ynode, f field, keep bool) ([]keyValue, keySet, 
 	out := p.kvs[base:len(p.kvs):len(p.kvs)]
 	if !keep {
 		seen.release()
+		seen = nil
 	}
 	return out, seen, true
 }
@@ -760,8 +772,7 @@ func (p *parser) metadata(w *Workflow, n *ynode) {
 
 func (p *parser) spec(w *Workflow, n *ynode) {
 	clear(p.refs[:])
-	p.taskKeys.release()
-	p.tasks, p.taskAt, p.taskKVs = nil, nil, nil
+	p.tasks, p.taskAt, p.taskKeys, p.taskKVs = nil, nil, nil, nil
 	sf := fieldOf("spec")
 	kvs, _ := p.mapping(n, sf)
 	var tasks *ynode
@@ -795,7 +806,11 @@ func (p *parser) spec(w *Workflow, n *ynode) {
 	p.tasks = make([]Task, len(tkvs))
 	p.taskAt = make([]*Task, len(tkvs))
 	p.taskKeys, p.taskKVs = keys, tkvs
-	defer p.taskKeys.release() // dependsOn has looked up every task it names once the tasks are read
+	defer func() {
+		// dependsOn has looked up every task it names once the tasks are read.
+		p.taskKeys.release()
+		p.taskKeys = nil
+	}()
 	if len(w.Tasks) == 0 {
 		w.Tasks = make(map[string]*Task, len(tkvs))
 	}
