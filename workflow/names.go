@@ -15,14 +15,36 @@ func validLabel(s string, underscore bool) bool {
 	if len(s) == 0 || len(s) > 63 || !isAlnum(s[0]) || !isAlnum(s[len(s)-1]) {
 		return false
 	}
+	allowed := uint8(labelChar)
+	if underscore {
+		allowed |= labelUnderscore
+	}
 	for i := 1; i < len(s)-1; i++ {
-		c := s[i]
-		if !isAlnum(c) && c != '-' && !(underscore && c == '_') {
+		if labelChars[s[i]]&allowed == 0 {
 			return false
 		}
 	}
 	return true
 }
+
+// labelChars classifies the characters of names: lowercase letters, digits and '-' are labelChar, '_' is
+// labelUnderscore.
+var labelChars = func() (t [256]uint8) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = labelChar
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = labelChar
+	}
+	t['-'] = labelChar
+	t['_'] = labelUnderscore
+	return t
+}()
+
+const (
+	labelChar = 1 << iota
+	labelUnderscore
+)
 
 // validParamName reports whether s is 1-64 letters, digits and '_', not starting with a digit.
 func validParamName(s string) bool {

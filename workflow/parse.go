@@ -177,14 +177,18 @@ func (p *parser) validatePackage(ref PackageRef) error {
 	if p.validRefs == nil {
 		p.validRefs = new([256]PackageRef)
 	}
-	slot := &p.validRefs[refSlot(string(ref), len(p.validRefs))]
-	if *slot == ref && ref != "" {
+	// Each ref has two slots, which keeps two refs that share one from pushing each other out.
+	i := refSlot(string(ref), len(p.validRefs))
+	if ref != "" && (p.validRefs[i] == ref || p.validRefs[i^1] == ref) {
 		return nil
 	}
 	if err := ref.Validate(); err != nil {
 		return err
 	}
-	*slot = ref
+	if p.validRefs[i] != "" {
+		i ^= 1
+	}
+	p.validRefs[i] = ref
 	return nil
 }
 
