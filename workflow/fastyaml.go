@@ -87,31 +87,31 @@ func (t *ytree) release() {
 // maxFastSize is the largest input the fast path reads: its nodes hold offsets into the input in 32 bits.
 const maxFastSize = 1<<31 - 1
 
-// plainASCII reports whether s is printable ASCII, spaces and newlines only. It reads eight bytes at a time, and
-// looks at what it found every 32 bytes.
+// plainASCII reports whether s is printable ASCII, spaces and newlines only. It reads 32 bytes at a time, as
+// four words.
 func plainASCII[T string | []byte](s T) bool {
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-		lows  = 0x7f7f7f7f7f7f7f7f
-	)
+	// The constants come from a variable so that they stay in registers.
+	one, nl, c7f, c60 := asciiConsts[0], asciiConsts[1], asciiConsts[2], asciiConsts[3]
 	for len(s) >= 32 {
 		w := s[:32]
 		s = s[32:]
-		var bad uint64 // the high bit of a byte is set where a byte is not allowed
-		for k := 0; k < 32; k += 8 {
-			x := uint64(w[k]) | uint64(w[k+1])<<8 | uint64(w[k+2])<<16 | uint64(w[k+3])<<24 |
-				uint64(w[k+4])<<32 | uint64(w[k+5])<<40 | uint64(w[k+6])<<48 | uint64(w[k+7])<<56
-			// Not ASCII: the high bit itself. DEL: a zero byte in x^0x7f... Control characters but '\n': a byte
-			// strictly between 0 and 0x20 in x^'\n'..., which turns newlines into zeros and keeps every other
-			// control character below 0x20 (the "hasbetween" of Bit Twiddling Hacks). The last two are exact only
-			// where the high bit is clear, which the first covers.
-			y := x ^ lows
-			z := x ^ (ones * '\n')
-			t := z & lows
-			bad |= x | (y-ones)&^y | (ones*(127+0x20)-t)&^z&(t+ones*127)
-		}
-		if bad&highs != 0 {
+		x0 := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		x1 := uint64(w[8]) | uint64(w[9])<<8 | uint64(w[10])<<16 | uint64(w[11])<<24 |
+			uint64(w[12])<<32 | uint64(w[13])<<40 | uint64(w[14])<<48 | uint64(w[15])<<56
+		x2 := uint64(w[16]) | uint64(w[17])<<8 | uint64(w[18])<<16 | uint64(w[19])<<24 |
+			uint64(w[20])<<32 | uint64(w[21])<<40 | uint64(w[22])<<48 | uint64(w[23])<<56
+		x3 := uint64(w[24]) | uint64(w[25])<<8 | uint64(w[26])<<16 | uint64(w[27])<<24 |
+			uint64(w[28])<<32 | uint64(w[29])<<40 | uint64(w[30])<<48 | uint64(w[31])<<56
+		// A byte is bad where the result has its high bit. Not ASCII: the high bit itself. The rest is exact only
+		// where no byte has it, which that covers, and then adding to a byte never carries into the next. DEL:
+		// 0x7f+1 sets the high bit. Control characters but '\n': z, x^'\n'..., turns newlines into zeros and keeps
+		// other control characters, and only them, between 1 and 0x1f, where z+0x7f has the high bit and z+0x60
+		// has not.
+		z0, z1, z2, z3 := x0^nl, x1^nl, x2^nl, x3^nl
+		bad := x0 | x1 | x2 | x3 | (x0 + one) | (x1 + one) | (x2 + one) | (x3 + one) |
+			(z0+c7f)&^(z0+c60) | (z1+c7f)&^(z1+c60) | (z2+c7f)&^(z2+c60) | (z3+c7f)&^(z3+c60)
+		if bad&0x8080808080808080 != 0 {
 			return false
 		}
 	}
@@ -122,6 +122,9 @@ func plainASCII[T string | []byte](s T) bool {
 	}
 	return true
 }
+
+// asciiConsts are plainASCII's constants: each byte 1, '\n', 0x7f, 0x60.
+var asciiConsts = [4]uint64{0x0101010101010101, 0x0a0a0a0a0a0a0a0a, 0x7f7f7f7f7f7f7f7f, 0x6060606060606060}
 
 // ynode is the part of a YAML node the workflow walker reads: yaml.Node without styles, anchors and comments. It
 // holds no pointers — its value, children and alias are numbers that its ytree resolves — so that the garbage
@@ -359,8 +362,7 @@ func (p *fastParser) cur() *fastLine {
 
 // isSeqEntry reports whether the line's content starts a block sequence entry.
 func (p *fastParser) isSeqEntry(l *fastLine) bool {
-	s := p.src[l.off:l.end]
-	return s == "-" || strings.HasPrefix(s, "- ")
+	return l.off < l.end && p.src[l.off] == '-' && (l.off+1 == l.end || p.src[l.off+1] == ' ')
 }
 
 // block parses the block node starting at the current line, whose content is at column indent.
@@ -448,13 +450,6 @@ func (p *fastParser) value(l *fastLine, indent int, inMapping bool) int32 {
 			off++
 		}
 	}
-	named := func(n int32) int32 {
-		if anchor != "" {
-			p.t.nodes[n].Line, p.t.nodes[n].Column = int32(anchorLine), int32(anchorCol)
-			p.setAnchor(anchor, n)
-		}
-		return n
-	}
 	if off == l.end || src[off] == '#' {
 		// The value is a block on the following lines.
 		p.advance()
@@ -463,9 +458,9 @@ func (p *fastParser) value(l *fastLine, indent int, inMapping bool) int32 {
 			bail() // an empty value: a null whose position yaml.v3 derives otherwise
 		}
 		if next.indent == indent {
-			return named(p.sequence(indent)) // "key:" followed by "- item" at the key's own indent
+			return p.named(p.sequence(indent), anchor, anchorLine, anchorCol) // "key:" followed by "- item" at the key's own indent
 		}
-		return named(p.block(next.indent))
+		return p.named(p.block(next.indent), anchor, anchorLine, anchorCol)
 	}
 	col := off - l.start + 1
 	var n int32
@@ -497,7 +492,16 @@ func (p *fastParser) value(l *fastLine, indent int, inMapping bool) int32 {
 		// A more indented line after a complete value continues a multi-line scalar (or is an error).
 		bail()
 	}
-	return named(n)
+	return p.named(n, anchor, anchorLine, anchorCol)
+}
+
+// named gives node n the anchor that came before it, if any: the node then starts where the anchor does.
+func (p *fastParser) named(n int32, anchor string, line, col int) int32 {
+	if anchor != "" {
+		p.t.nodes[n].Line, p.t.nodes[n].Column = int32(line), int32(col)
+		p.setAnchor(anchor, n)
+	}
+	return n
 }
 
 // indicator returns the offset of the first ':' in src[off:end] that ends a key (one followed by a space or the
@@ -829,6 +833,9 @@ func (p *fastParser) flowItem(l *fastLine, j int, isValue bool) (int32, int) {
 	start := j
 	for ; j < l.end; j++ {
 		c := src[j]
+		if !flowStop[c] {
+			continue
+		}
 		if c == ',' || c == ']' || c == '}' || c == '[' || c == '{' {
 			break
 		}
@@ -845,12 +852,20 @@ func (p *fastParser) flowItem(l *fastLine, j int, isValue bool) (int32, int) {
 			bail()
 		}
 	}
-	v := strings.TrimRight(src[start:j], " ")
-	if v == "" {
+	v := trimSpaces(src, start, j)
+	if v == start {
 		bail()
 	}
-	return p.node(yaml.ScalarNode, plainTag(v), start, start+len(v), l.num, start-l.start+1), j
+	return p.node(yaml.ScalarNode, plainTag(src[start:v]), start, v, l.num, start-l.start+1), j
 }
+
+// flowStop marks the characters a plain scalar in a flow collection stops to look at.
+var flowStop = func() (t [256]bool) {
+	for _, c := range ",]}[{?:#" {
+		t[c] = true
+	}
+	return t
+}()
 
 // plainTag resolves the tag of a plain scalar by YAML 1.2's core schema as yaml.v3 applies it (with its YAML 1.1
 // leftovers: 0777 octals, underscores in numbers, timestamps).
