@@ -321,6 +321,13 @@ func (p *parser) size(n *ynode) int {
 
 // resolve follows aliases, charging what they expand to against the limit.
 func (p *parser) resolve(n *ynode) *ynode {
+	if n == nil || n.kind != uint8(yaml.AliasNode) {
+		return n // most nodes are not aliases: this much is inlined
+	}
+	return p.resolveAlias(n)
+}
+
+func (p *parser) resolveAlias(n *ynode) *ynode {
 	for n != nil && n.Kind() == yaml.AliasNode {
 		if p.fatal {
 			return nil
@@ -540,7 +547,18 @@ func (p *parser) mappingKeys(n *ynode, f field, keep bool) ([]keyValue, *keySet,
 			continue
 		}
 		key := p.t.value(kr)
-		if first := seen.getOrAdd(p.kvs[base:], key); first >= 0 {
+		first := -1
+		if seen == nil {
+			for k := base; k < len(p.kvs); k++ {
+				if p.kvs[k].key == key {
+					first = k - base
+					break
+				}
+			}
+		} else {
+			first = seen.getOrAdd(p.kvs[base:], key)
+		}
+		if first >= 0 {
 			p.errorf(kn, f.join(key), "duplicate key %q (first defined at line %d); keep one", key, p.kvs[base+first].kn.Line)
 			continue
 		}
