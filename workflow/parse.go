@@ -620,6 +620,13 @@ func (p *parser) unknown(kv keyValue, f field, allowed string) {
 
 // scalar returns a non-null scalar's text.
 func (p *parser) scalar(n *ynode, f field) (string, *ynode, bool) {
+	if n != nil && n.kind == uint8(yaml.ScalarNode) && n.Tag != tagNull {
+		return p.t.value(n), n, true // the usual case, inlined
+	}
+	return p.scalarSlow(n, f)
+}
+
+func (p *parser) scalarSlow(n *ynode, f field) (string, *ynode, bool) {
 	r := p.resolve(n)
 	if r == nil {
 		return "", n, false
