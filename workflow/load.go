@@ -122,6 +122,7 @@ func ReadFile(fsys fs.FS, name string, maxSize int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	size := int64(-1)
 	if st, err := f.Stat(); err == nil {
 		if st.IsDir() {
 			return nil, &Error{Pos: Position{File: name}, Msg: "is a directory, not a file"}
@@ -130,8 +131,11 @@ func ReadFile(fsys fs.FS, name string, maxSize int64) ([]byte, error) {
 			return nil, &Error{Pos: Position{File: name}, Kind: ErrTooLarge,
 				Msg: fmt.Sprintf("file is %d bytes, over the limit of %d bytes; split it into several files or raise the limit (--max-file-size)", st.Size(), maxSize)}
 		}
+		if st.Mode().IsRegular() {
+			size = st.Size()
+		}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
+	data, err := readAll(io.LimitReader(f, maxSize+1), size)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
@@ -140,6 +144,29 @@ func ReadFile(fsys fs.FS, name string, maxSize int64) ([]byte, error) {
 			Msg: fmt.Sprintf("file is over the limit of %d bytes; split it into several files or raise the limit (--max-file-size)", maxSize)}
 	}
 	return data, nil
+}
+
+// readAll reads r to the end into one buffer of size+1 bytes when the size is known (a regular file), so that a
+// large file is read in one go instead of through a buffer that doubles. The file may still grow or shrink
+// meanwhile: the buffer grows as it must and the result is what was read.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	if size < 0 {
+		return io.ReadAll(r)
+	}
+	buf := make([]byte, 0, size+1)
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
 }
 
 // resolveLinks follows name through symbolic links (when fsys can tell them) and returns the path of the file they
