@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"math/bits"
 	"regexp"
 	"strconv"
 	"strings"
@@ -410,22 +411,20 @@ func (p *fastParser) key(l *fastLine) int32 {
 		if !plainStart(src, l.off, l.end) {
 			bail()
 		}
-		// Keys are short: a loop finds the ':' that ends one (and a comment before it) with fewer mispredicted
-		// branches than IndexByte would.
+		// Find the ':' that ends the key, giving up on a comment before it.
 		j := l.off
-		for ; j < l.end; j++ {
-			if c := src[j]; !keyStop[c] {
-				continue
-			} else if c == ':' {
+		for {
+			if j = colonOrHash(src, j, l.end); j == l.end {
+				bail() // not a key: a bare scalar where a mapping entry should be
+			}
+			if src[j] == ':' {
 				if j+1 == l.end || src[j+1] == ' ' {
 					break
 				}
 			} else if src[j-1] == ' ' { // '#' (never at l.off: plainStart)
 				bail()
 			}
-		}
-		if j == l.end {
-			bail() // not a key: a bare scalar where a mapping entry should be
+			j++
 		}
 		end := trimSpaces(src, l.off, j)
 		k = p.node(yaml.ScalarNode, plainTag(src[l.off:end]), l.off, end, l.num, col)
@@ -489,9 +488,21 @@ func (p *fastParser) value(l *fastLine, indent int, inMapping bool) int32 {
 		if !plainStart(src, off, l.end) {
 			bail()
 		}
-		end = comment(src, off, l.end)
-		if indicator(src, off, l.end) < end {
-			bail() // "a: b: c" is an error for yaml.v3 to report
+		// The scalar ends at a comment (" #"), or the line's end; a ':' that ends a key before that ("a: b: c")
+		// is an error for yaml.v3 to report.
+		end = l.end
+		for j := off; ; j++ {
+			if j = colonOrHash(src, j, l.end); j == l.end {
+				break
+			}
+			if src[j] == ':' {
+				if j+1 == l.end || src[j+1] == ' ' {
+					bail()
+				}
+			} else if j > off && src[j-1] == ' ' {
+				end = j - 1
+				break
+			}
 		}
 		v := trimSpaces(src, off, end)
 		n = p.node(yaml.ScalarNode, plainTag(src[off:v]), off, v, l.num, col)
@@ -658,15 +669,18 @@ func isCompactMapping(src string, off, end int) bool {
 		}
 		return false
 	}
-	for j := off; j < end; j++ {
-		if src[j] == ':' && (j+1 == end || src[j+1] == ' ') {
-			return true
+	for j := off; ; j++ {
+		if j = colonOrHash(src, j, end); j == end {
+			return false
 		}
-		if src[j] == '#' && j > off && src[j-1] == ' ' {
+		if src[j] == ':' {
+			if j+1 == end || src[j+1] == ' ' {
+				return true
+			}
+		} else if j > off && src[j-1] == ' ' {
 			return false
 		}
 	}
-	return false
 }
 
 // plainStart reports whether a plain scalar may start at off (in block context).
@@ -869,8 +883,28 @@ func (p *fastParser) flowItem(l *fastLine, j int, isValue bool) (int32, int) {
 	return p.node(yaml.ScalarNode, plainTag(src[start:v]), start, v, l.num, start-l.start+1), j
 }
 
-// keyStop marks the characters a plain key stops to look at.
-var keyStop = [256]bool{':': true, '#': true}
+// colonOrHash returns the offset of the first ':' or '#' in src[i:end], or end. It reads eight bytes at a time: the
+// scalars it looks through are mostly short, where IndexByte's setup costs more than it saves.
+func colonOrHash(src string, i, end int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= end; i += 8 {
+		w := src[i : i+8]
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		// The bytes equal to ':' or '#' become zeros; the lowest flagged byte is the first zero (a borrow only flags
+		// bytes above a zero one).
+		a, b := x^(ones*':'), x^(ones*'#')
+		if z := ((a-ones)&^a | (b-ones)&^b) & highs; z != 0 {
+			return i + bits.TrailingZeros64(z)/8
+		}
+	}
+	for ; i < end; i++ {
+		if c := src[i]; c == ':' || c == '#' {
+			return i
+		}
+	}
+	return end
+}
 
 // flowStop marks the characters a plain scalar in a flow collection stops to look at.
 var flowStop = func() (t [256]bool) {
