@@ -525,38 +525,6 @@ func (p *fastParser) named(n int32, anchor string, line, col int) int32 {
 	return n
 }
 
-// indicator returns the offset of the first ':' in src[off:end] that ends a key (one followed by a space or the
-// end of the line at end), or end.
-func indicator(src string, off, end int) int {
-	for {
-		i := strings.IndexByte(src[off:end], ':')
-		if i < 0 {
-			return end
-		}
-		off += i
-		if off+1 == end || src[off+1] == ' ' {
-			return off
-		}
-		off++
-	}
-}
-
-// comment returns the offset of the space before the first " #" in src[off:end], which starts a comment, or end.
-// (A '#' at off itself is not looked at: every caller has a scalar start there.)
-func comment(src string, off, end int) int {
-	for start := off; ; {
-		i := strings.IndexByte(src[start:end], '#')
-		if i < 0 {
-			return end
-		}
-		start += i
-		if start > off && src[start-1] == ' ' {
-			return start - 1
-		}
-		start++
-	}
-}
-
 // trimSpaces returns end moved back over the spaces before it, but not before off.
 func trimSpaces(src string, off, end int) int {
 	for end > off && src[end-1] == ' ' {

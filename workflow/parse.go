@@ -267,8 +267,9 @@ func fieldOf(path string) field { return field{key: path} }
 // join returns the path of the field key inside f.
 func (f *field) join(key string) field { return field{parent: f, key: key} }
 
-// String joins the path like joinField. It copies the keys rather than returning one of them, so that the
-// compiler sees that no field outlives the call and keeps fields and their parents on the stack.
+// String joins the path with dots, leaving out the parent where it is empty. It copies the keys rather than
+// returning one of them, so that the compiler sees that no field outlives the call and keeps fields and their
+// parents on the stack.
 func (f *field) String() string {
 	var b strings.Builder
 	f.write(&b)
@@ -605,13 +606,6 @@ func (p *parser) mergeSource(vn *ynode, f field) []keyValue {
 	}
 	p.errorf(vn, f, "a merge key (<<) needs a mapping or a list of mappings, found %s", kindName(v))
 	return nil
-}
-
-func joinField(parent, key string) string {
-	if parent == "" {
-		return key
-	}
-	return parent + "." + key
 }
 
 func (p *parser) unknown(kv keyValue, f field, allowed string) {
