@@ -524,7 +524,11 @@ func (p *parser) mappingKeys(n *ynode, f field, keep bool) ([]keyValue, *keySet,
 	}
 	base, mergedBase := len(p.kvs), len(p.merged)
 	content := p.t.content(n)
-	p.kvs = slices.Grow(p.kvs, len(content)/2)
+	if cap(p.kvs)-len(p.kvs) < len(content)/2 {
+		// Room for this mapping and for the small ones read while its pairs are in use (those of a task, when
+		// this is spec.tasks), so that the stack does not grow, copying it all, right after.
+		p.kvs = slices.Grow(p.kvs, len(content)/2+256)
+	}
 	seen := newKeySet(len(content) / 2)
 	for i := 0; i+1 < len(content); i += 2 {
 		kn, vn := p.t.node(content[i]), p.t.node(content[i+1])
