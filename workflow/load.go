@@ -85,7 +85,7 @@ func Load(fsys fs.FS, dir string, lim Limits) (*Set, error) {
 		data, err := ReadFile(fsys, f, lim.MaxFileSize)
 		if err == nil {
 			var ws []*Workflow
-			ws, err = Parse(f, data, lim)
+			ws, err = ParseOwned(f, data, lim)
 			all = append(all, ws...)
 		}
 		if err != nil {

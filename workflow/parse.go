@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"gopkg.in/yaml.v3"
 )
@@ -51,6 +52,17 @@ const maxRetries = 100
 // Parse reads every workflow document in one YAML file. Documents of another kind are skipped. The file name is
 // used in error positions only. Errors are an ErrorList (or a single *Error) naming file, line and column.
 func Parse(file string, data []byte, lim Limits) ([]*Workflow, error) {
+	return parse(file, data, lim, false)
+}
+
+// ParseOwned is Parse for a buffer the caller gives up: the workflows' strings may share its memory, so data must
+// never be changed afterwards. It saves a copy of the file, which for a large workflow is a noticeable part of
+// reading it; Load and the command line read files this way.
+func ParseOwned(file string, data []byte, lim Limits) ([]*Workflow, error) {
+	return parse(file, data, lim, true)
+}
+
+func parse(file string, data []byte, lim Limits, owned bool) ([]*Workflow, error) {
 	lim = lim.orDefaults()
 	if int64(len(data)) > lim.MaxFileSize {
 		return nil, &Error{Pos: Position{File: file}, Kind: ErrTooLarge,
@@ -64,7 +76,7 @@ func Parse(file string, data []byte, lim Limits) ([]*Workflow, error) {
 	}
 	p := &parser{file: file, lim: lim}
 	var out []*Workflow
-	if t, ok := fastParseIf(ascii, data); ok {
+	if t, ok := fastParseIf(ascii, data, owned); ok {
 		if w := p.document(t); w != nil && !p.fatal {
 			out = append(out, w)
 		}
@@ -110,10 +122,13 @@ func Parse(file string, data []byte, lim Limits) ([]*Workflow, error) {
 }
 
 // fastParseIf reads data on the fast path if it is plain ASCII. The tree's values are parts of a copy of data, so
-// that the workflows do not change if the caller reuses data.
-func fastParseIf(ascii bool, data []byte) (*ytree, bool) {
+// that the workflows do not change if the caller reuses data, unless the caller has given data up (owned).
+func fastParseIf(ascii bool, data []byte, owned bool) (*ytree, bool) {
 	if !ascii {
 		return nil, false
+	}
+	if owned {
+		return fastParseASCII(unsafe.String(unsafe.SliceData(data), len(data)))
 	}
 	return fastParseASCII(string(data))
 }

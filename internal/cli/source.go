@@ -116,7 +116,7 @@ func (o *SourceOptions) loadPaths(paths []string) (*workflow.Set, error) {
 			add(prefixFiles(err, filepath.Dir(p)), p)
 			continue
 		}
-		ws, err := workflow.Parse(p, data, o.Limits())
+		ws, err := workflow.ParseOwned(p, data, o.Limits())
 		if err != nil {
 			add(err, p)
 			continue
