@@ -16,7 +16,7 @@ func execOps(g *Globals, path string, args []string) error {
 		return runOpsChild(g, path, args)
 	}
 	argv := append([]string{path}, args...)
-	if err := syscall.Exec(path, argv, os.Environ()); err != nil {
+	if err := syscall.Exec(path, argv, opsEnv()); err != nil {
 		return &os.PathError{Op: "exec", Path: path, Err: err}
 	}
 	return nil // not reached

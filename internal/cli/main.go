@@ -87,6 +87,9 @@ type Ops struct {
 // is nil in the maestro binary and the real commands in maestro-ops.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer, ops *Ops) int {
 	g := &Globals{Stdout: stdout, Stderr: stderr}
+	if ops != nil {
+		warnVersionSkew(stderr)
+	}
 	root := newRootCmd(g, args, ops)
 	root.SetArgs(args)
 	root.SetOut(stdout)

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,11 +95,30 @@ func runOps(g *Globals, args []string) error {
 	return execOps(g, path, args)
 }
 
+// CallerVersionEnv carries maestro's version to the maestro-ops it runs, which warns when its own differs: the two
+// programs are meant to come from the same release.
+const CallerVersionEnv = "MAESTRO_CALLER_VERSION"
+
+// opsEnv is the environment maestro-ops runs with: maestro's, and its version.
+func opsEnv() []string {
+	return append(os.Environ(), CallerVersionEnv+"="+version())
+}
+
+// warnVersionSkew tells the user when the maestro that ran this maestro-ops is of another version.
+func warnVersionSkew(stderr io.Writer) {
+	caller := os.Getenv(CallerVersionEnv)
+	if caller == "" || caller == version() {
+		return
+	}
+	fmt.Fprintf(stderr, "maestro: warning: maestro %s ran %s %s; install both from the same release\n", caller, OpsBinary, version())
+}
+
 // runOpsChild runs maestro-ops as a child process with maestro's streams, passing on an interrupt and its exit
 // status.
 func runOpsChild(g *Globals, path string, args []string) error {
 	cmd := exec.Command(path, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, g.Stdout, g.Stderr
+	cmd.Env = opsEnv()
 	if err := cmd.Run(); err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && ee.ExitCode() >= 0 {
