@@ -126,6 +126,10 @@ type Store interface {
 	Record(ctx context.Context, e Event) error
 	// History returns history entries, newest first.
 	History(ctx context.Context, f HistoryFilter) ([]Event, error)
+	// PruneHistory deletes the history entries recorded before before (At < before; an entry at before stays) and
+	// returns how many it deleted: the history's retention. It is one statement, so several replicas may prune at
+	// once; deleting nothing is not an error, and a zero before deletes nothing.
+	PruneHistory(ctx context.Context, before time.Time) (deleted int64, err error)
 
 	// Claim and Lookup are the first-seen index of promotions (promote.Index): Claim stores record under key
 	// unless a record is there already, and returns the first record either way.

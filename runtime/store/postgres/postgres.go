@@ -349,6 +349,15 @@ func (s *Store) History(ctx context.Context, f store.HistoryFilter) ([]store.Eve
 	return out, nil
 }
 
+// PruneHistory implements store.Store.
+func (s *Store) PruneHistory(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM reconcile_history WHERE at < $1`, sqlstore.UTC(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune history: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // Claim implements store.Store.
 func (s *Store) Claim(ctx context.Context, key string, record []byte) ([]byte, bool, error) {
 	if err := sqlstore.CheckClaim(key); err != nil {

@@ -385,6 +385,19 @@ func (s *Store) History(ctx context.Context, f store.HistoryFilter) ([]store.Eve
 	return out, nil
 }
 
+// PruneHistory implements store.Store. Times are fixed-width text, so the comparison uses reconcile_history_at.
+func (s *Store) PruneHistory(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM reconcile_history WHERE at < ?`, fmtTime(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune history: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("prune history: %w", err)
+	}
+	return n, nil
+}
+
 // Claim implements store.Store.
 func (s *Store) Claim(ctx context.Context, key string, record []byte) ([]byte, bool, error) {
 	if err := sqlstore.CheckClaim(key); err != nil {

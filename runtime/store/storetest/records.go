@@ -195,6 +195,49 @@ func testHistoryRecord(t *testing.T, newDB NewDB) {
 	}
 }
 
+func testPruneHistory(t *testing.T, newDB NewDB) {
+	ctx := t.Context()
+	s := fresh(t, newDB)
+	cut := time.Date(2025, 10, 29, 12, 0, 0, 0, time.UTC)
+	events := []store.Event{
+		{ID: "old", At: cut.Add(-40 * 24 * time.Hour), Workflow: "a", Action: store.ActionApplied},
+		{ID: "just-before", At: cut.Add(-time.Microsecond).In(mdt), Workflow: "b", Action: store.ActionRefused},
+		{ID: "at", At: cut, Workflow: "a", Action: store.ActionError},
+		{ID: "after", At: cut.Add(time.Microsecond), Workflow: "b", Action: store.ActionApplied},
+		{ID: "new", At: cut.Add(24 * time.Hour).In(mdt), Workflow: "a", Action: store.ActionApplied},
+	}
+	for _, e := range events {
+		if err := s.Record(ctx, e); err != nil {
+			t.Fatalf("Record(%s): %v", e.ID, err)
+		}
+	}
+	if n, err := s.PruneHistory(ctx, time.Time{}); err != nil || n != 0 {
+		t.Errorf("PruneHistory(zero time) = %d, %v; want 0, nil", n, err)
+	}
+	// The cut in another zone is the same instant.
+	n, err := s.PruneHistory(ctx, cut.In(mdt))
+	if err != nil {
+		t.Fatalf("PruneHistory(): %v", err)
+	}
+	if n != 2 {
+		t.Errorf("PruneHistory() = %d, want 2 (the entries before the cut)", n)
+	}
+	if n, err := s.PruneHistory(ctx, cut); err != nil || n != 0 {
+		t.Errorf("PruneHistory() again = %d, %v; want 0, nil", n, err)
+	}
+	got, err := s.History(ctx, store.HistoryFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{}
+	for _, e := range got {
+		ids = append(ids, e.ID)
+	}
+	if d := cmp.Diff([]string{"new", "after", "at"}, ids); d != "" {
+		t.Errorf("History() after PruneHistory() mismatch (-want +got):\n%s", d)
+	}
+}
+
 func first(es []store.Event) store.Event {
 	if len(es) == 0 {
 		return store.Event{}

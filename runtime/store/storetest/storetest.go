@@ -40,6 +40,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"Statuses", testStatuses},
 		{"History", testHistory},
 		{"HistoryRecord", testHistoryRecord},
+		{"PruneHistory", testPruneHistory},
 		{"Claim", testClaim},
 		{"ClaimConcurrent", testClaimConcurrent},
 		{"Lead", testLead},
