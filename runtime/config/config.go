@@ -30,6 +30,8 @@ const (
 	DefaultInterval     = 30 * time.Second
 	DefaultWorkflowsDir = "workflows"
 	DefaultJitter       = 0.1
+	// DefaultHistoryRetention is how long the reconcile history is kept: 30 days.
+	DefaultHistoryRetention = 720 * time.Hour
 	// DefaultPasswordEnv holds the promotion key's password when the file names neither a file nor a variable,
 	// as it does for `maestro promote`.
 	DefaultPasswordEnv = "COSIGN_PASSWORD"
@@ -62,6 +64,7 @@ type Config struct {
 	Jitter   *Fraction `yaml:"jitter"`
 	// StaleAfter is how old the last successful reconcile may be before readiness fails.
 	StaleAfter Duration   `yaml:"staleAfter"`
+	History    History    `yaml:"history"`
 	Webhook    Webhook    `yaml:"webhook"`
 	Promotion  *Promotion `yaml:"promotion"`
 
@@ -119,6 +122,13 @@ type Store struct {
 	DSN          string `yaml:"dsn"`
 	PasswordFile string `yaml:"passwordFile"`
 	PasswordEnv  string `yaml:"passwordEnv"`
+}
+
+// History is the retention of the reconcile history. The replica leading the region prunes it: shortly after it
+// takes the lead, then every hour.
+type History struct {
+	// Retention is how long an entry is kept; nil means DefaultHistoryRetention, 0 keeps every entry forever.
+	Retention *Duration `yaml:"retention"`
 }
 
 // Webhook holds the shared secret of the git host's push webhook. Without one, the webhook endpoint refuses
@@ -344,6 +354,8 @@ func section(typ string) string {
 		return "trust.log.rekor"
 	case "Store":
 		return "store"
+	case "History":
+		return "history"
 	case "Webhook":
 		return "webhook"
 	case "Promotion":
@@ -495,6 +507,10 @@ func (c *Config) ApplyDefaults() {
 	if c.StaleAfter == 0 {
 		c.StaleAfter = Duration(max(10*c.Interval.D(), MinStaleAfter))
 	}
+	if c.History.Retention == nil {
+		r := Duration(DefaultHistoryRetention)
+		c.History.Retention = &r
+	}
 	if p := c.Promotion; p != nil {
 		if p.KeyPasswordFile == "" && p.KeyPasswordEnv == "" {
 			p.KeyPasswordEnv = DefaultPasswordEnv
@@ -588,6 +604,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StaleAfter.D() <= c.Interval.D() {
 		bad("staleAfter", "%s: want more than the interval (%s), or every slow fetch makes the region unready", c.StaleAfter.D(), c.Interval.D())
+	}
+	if r := c.History.Retention.D(); r < 0 {
+		bad("history.retention", "%s: want how long to keep the reconcile history, e.g. 720h (30 days), or 0 to keep it forever", r)
 	}
 	secretPair(bad, "webhook.secretFile", c.Webhook.SecretFile, "webhook.secretEnv", c.Webhook.SecretEnv, false)
 

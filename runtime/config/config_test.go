@@ -35,7 +35,7 @@ func TestExampleIsValid(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("examples/region.yaml: %v", err)
 	}
-	if c.Region != "us-east" || c.Interval.D() != 30*time.Second || *c.Jitter != 0.05 {
+	if c.Region != "us-east" || c.Interval.D() != 30*time.Second || *c.Jitter != 0.05 || c.History.Retention.D() != 720*time.Hour {
 		t.Errorf("example decoded as %+v", c)
 	}
 	abs, _ := filepath.Abs("../../examples/keys/release.pub")
@@ -67,6 +67,29 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.Promotion != nil {
 		t.Errorf("promotion is on by default")
+	}
+	if r := c.History.Retention.D(); r != 30*24*time.Hour {
+		t.Errorf("history.retention = %s, want 30 days", r)
+	}
+}
+
+func TestHistoryRetention(t *testing.T) {
+	for text, want := range map[string]time.Duration{
+		"history:\n  retention: 2160h\n": 90 * 24 * time.Hour,
+		"history:\n  retention: 0\n":     0, // keep forever, not the default
+		"history:\n  retention: 0s\n":    0,
+		"history: {}\n":                  DefaultHistoryRetention,
+	} {
+		c, err := Load(writeConfig(t, minimal+text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.History.Retention.D(); got != want {
+			t.Errorf("%q: history.retention = %s, want %s", text, got, want)
+		}
 	}
 }
 
@@ -148,6 +171,9 @@ func TestErrors(t *testing.T) {
 		{"jitter too large", minimal + "jitter: 100%\n", []string{":6: jitter: 1: want a fraction"}},
 		{"jitter negative", minimal + "jitter: -0.1\n", []string{":6: jitter: -0.1"}},
 		{"jitter as duration", minimal + "jitter: 3s\n", []string{":6:", `"3s" is not a fraction`}},
+		{"negative retention", minimal + "history:\n  retention: -24h\n", []string{":7: history.retention: -24h0m0s", "or 0 to keep it forever"}},
+		{"bad retention", minimal + "history:\n  retention: 30d\n", []string{":7:", `"30d" is not a duration`}},
+		{"unknown history field", minimal + "history:\n  keep: 1h\n", []string{":7: unknown field \"keep\" in history"}},
 		{"stale under interval", minimal + "interval: 10m\nstaleAfter: 5m\n", []string{":7: staleAfter: 5m0s"}},
 		{"dsn with password", minimal + "store:\n  dsn: postgres://u:secret@db/x\n", []string{":7: store.dsn: the DSN holds a password"}},
 		{"dsn password param", minimal + "store:\n  dsn: postgres://u@db/x?password=secret\n", []string{"store.dsn: the DSN holds a password"}},
