@@ -66,7 +66,9 @@ never given as flags. The store is SQLite under --data-dir unless --store names 
 (postgres://USER@HOST/DB, password from the config's store.passwordFile or store.passwordEnv).
 
 Several replicas of one region may share a PostgreSQL store: one leads and applies, the others serve the API
-and take over when it stops. serve runs until SIGINT or SIGTERM, then stops the reconciler and drains
+and take over when it stops. The leader also deletes reconcile history older than the config's
+history.retention (default 720h, 30 days; 0 keeps it forever), shortly after it takes the lead and then every
+hour. serve runs until SIGINT or SIGTERM, then stops the reconciler and drains
 requests. Diagnostics go to stderr at --log-level info unless set otherwise.`,
 		Example: `  maestro serve --config region.yaml
   maestro serve --config region.yaml --listen :8080 --interval 1m
@@ -184,6 +186,11 @@ func runServe(cmd *cobra.Command, g *cli.Globals, o *serveOptions) error {
 	defer stop()
 	recDone := make(chan error, 1)
 	go func() { recDone <- rec.Run(runCtx) }()
+	// Only the leader prunes the history, so it follows the reconciler's leadership.
+	pruner := &historyPruner{Store: st, Retention: cfg.History.Retention.D(), Leading: func() bool { return rec.State().Leader },
+		Logger: log}
+	pruneDone := make(chan error, 1)
+	go func() { pruneDone <- pruner.Run(runCtx) }()
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- srv.Serve(ln) }()
 
@@ -207,6 +214,11 @@ func runServe(cmd *cobra.Command, g *cli.Globals, o *serveOptions) error {
 		}
 	case <-shutdownCtx.Done():
 		log.Warn("the reconciler did not stop in time")
+	}
+	select {
+	case <-pruneDone:
+	case <-shutdownCtx.Done():
+		log.Warn("the history pruner did not stop in time")
 	}
 	log.Info("stopped")
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
