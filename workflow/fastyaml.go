@@ -963,9 +963,10 @@ func plainNumberTag(v string) (ytag, bool) {
 	return 0, false
 }
 
-// numberChar marks the characters that integers (any base, with underscores), floats and timestamps may have.
+// numberChar marks the characters that integers (any base, with underscores), floats and timestamps may have. A
+// timestamp's fractional seconds may follow a ',' as well as a '.' (time.Parse, which yaml.v3 uses, takes both).
 var numberChar = func() (m [256]bool) {
-	for _, c := range "0123456789abcdefABCDEFxXoO_+-.:tTZ " {
+	for _, c := range "0123456789abcdefABCDEFxXoO_+-.,:tTZ " {
 		m[c] = true
 	}
 	return m

@@ -153,6 +153,8 @@ func TestFastParseScalarTags(t *testing.T) {
 		"2024-01-01T00:00:00Z", "2024-01-01t00:00:00Z", "2024-01-01 00:00:00", "2024-01-01T00:00:00+01:00",
 		"2025-W14", "12:30", "1:2:3", "0.5.x", "1 2", "1 a", "-", "+", "-a", "+a", "1a", "1f", "1z", "0z", "-0z",
 		"1d", "12 monkeys", "3rd", "4th", "1st", "0xZ", "0X1F", "0O17", "0B1",
+		// Fractional seconds after a comma: time.Parse, and so yaml.v3, reads these as timestamps.
+		"2001-12-14 21:59:43,10", "2001-12-14T21:59:43,5Z", "2001-12-14t21:59:43,5+01:00", "1,5", "2001-12-14,5",
 	} {
 		src := "a: " + v + "\n"
 		checkFastParse(t, v, src)
