@@ -164,7 +164,11 @@ func Prepare(s *workflow.Set) (*Version, error) {
 		return v, nil
 	}
 	v.tables = make(map[string]*digest.Table, len(s.Workflows))
-	for name, w := range s.Workflows {
+	for _, name := range s.Names() { // in order, so that the same error comes first every time
+		w := s.Workflows[name]
+		if w == nil {
+			continue
+		}
 		t, err := digest.TableOf(w)
 		if err != nil {
 			return nil, err
@@ -174,12 +178,12 @@ func Prepare(s *workflow.Set) (*Version, error) {
 	return v, nil
 }
 
-// table returns the prepared table of w, or nil.
-func (v *Version) table(w *workflow.Workflow) *digest.Table {
-	if v == nil || w == nil {
+// table returns the prepared table of the set's workflow under name, or nil.
+func (v *Version) table(name string) *digest.Table {
+	if v == nil {
 		return nil
 	}
-	return v.tables[w.Name]
+	return v.tables[name]
 }
 
 // BetweenVersions is Between for versions that may have been prepared; tables missing are computed here.
@@ -216,7 +220,7 @@ func BetweenVersions(va, vb *Version) (Result, error) {
 		if b != nil {
 			wb = b.Workflows[n]
 		}
-		wd, err := workflows(wa, wb, va.table(wa), vb.table(wb))
+		wd, err := workflows(wa, wb, va.table(n), vb.table(n))
 		if err != nil {
 			return Result{}, err
 		}
