@@ -266,6 +266,13 @@ func TestTwoRegions(t *testing.T) {
 			checkVersion(t, r, stores[r.region], v120)
 		}
 		t.Logf("%s killed → 1.2.0 applied by %s: %v", leader.name, follower.name, time.Since(killed).Round(time.Millisecond))
+		// The history entry is written just after the version is stored.
+		waitUntil(t, waitApplied, "us-east records 1.2.0 in its history", func() error {
+			if len(history(t, stores["us-east"], v120.Tag, store.ActionApplied)) == 0 {
+				return errors.New("not yet")
+			}
+			return nil
+		})
 		if evs := history(t, stores["us-east"], v120.Tag, store.ActionApplied); len(evs) != 1 {
 			t.Errorf("us-east applied %s %d times, want once: %+v", v120.Tag, len(evs), evs)
 		}

@@ -80,6 +80,8 @@ func TestRunOneLeader(t *testing.T) {
 	follower.r.Trigger() // not the leader: ignored
 	leader.r.Trigger()
 	waitFor(t, 10*time.Second, "1.1.0 applied", applied(st, "etl", "1.1.0"))
+	// The history entry is written just after the version is stored.
+	waitFor(t, 10*time.Second, "1.1.0 in the history", func() bool { return len(history(t, st, store.ActionApplied)) >= 2 })
 	if evs := history(t, st, store.ActionApplied); len(evs) != 2 {
 		t.Errorf("applied history = %+v, want each version applied once", evs)
 	}
