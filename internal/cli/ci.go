@@ -16,6 +16,7 @@ import (
 	"github.com/maestro-conductor/maestro/ghcomment"
 	"github.com/maestro-conductor/maestro/gitrepo"
 	"github.com/maestro-conductor/maestro/graph"
+	"github.com/maestro-conductor/maestro/workflow"
 )
 
 func newCICmd(g *Globals) *cobra.Command {
@@ -175,16 +176,8 @@ func runGitHubComment(cmd *cobra.Command, g *Globals, o *ghCommentOptions) error
 		o.Repository = env.repository
 	}
 
-	load := func(ref string) func() (*diff.Version, error) {
-		return func() (*diff.Version, error) {
-			s, err := o.source.loadRef(ctx, ref)
-			if err != nil {
-				return nil, err
-			}
-			return diff.Prepare(s)
-		}
-	}
-	a, b, err := loadBoth(load(base), load(o.Head))
+	a, b, err := loadBoth(prepared(func() (*workflow.Set, error) { return o.source.loadRef(ctx, base) }),
+		prepared(func() (*workflow.Set, error) { return o.source.loadRef(ctx, o.Head) }))
 	if err != nil {
 		return err
 	}

@@ -81,14 +81,9 @@ func runDiff(cmd *cobra.Command, g *Globals, o *diffOptions) error {
 	var err error
 	// Without -w every workflow is compared: each version is digested as soon as it is read, beside the other's
 	// reading. With -w only one is, after both are read.
-	load := func(f func() (*workflow.Set, error)) func() (*diff.Version, error) {
-		return func() (*diff.Version, error) {
-			s, err := f()
-			if err != nil || o.Workflow != "" {
-				return &diff.Version{Set: s}, err
-			}
-			return diff.Prepare(s)
-		}
+	load := prepared
+	if o.Workflow != "" {
+		load = unprepared
 	}
 	switch {
 	case len(o.Paths) > 0:
@@ -167,12 +162,27 @@ func failOnExit(failOn string, res diff.Result) error {
 	return nil
 }
 
-// loadPair loads two versions side by side: parsing is most of a diff's work and the versions are independent.
-func loadPair(a, b func() (*workflow.Set, error)) (*workflow.Set, *workflow.Set, error) {
-	return loadBoth(a, b)
+// prepared turns a loader of workflows into a loader of a version digested as soon as it is read.
+func prepared(load func() (*workflow.Set, error)) func() (*diff.Version, error) {
+	return func() (*diff.Version, error) {
+		s, err := load()
+		if err != nil {
+			return nil, err
+		}
+		return diff.Prepare(s)
+	}
 }
 
-// loadBoth runs a and b side by side and returns both results, or the first error.
+// unprepared turns a loader of workflows into a loader of a version that diff digests when it compares.
+func unprepared(load func() (*workflow.Set, error)) func() (*diff.Version, error) {
+	return func() (*diff.Version, error) {
+		s, err := load()
+		return &diff.Version{Set: s}, err
+	}
+}
+
+// loadBoth loads two versions side by side, as a and b return them: reading is most of a diff's work and the
+// versions are independent. It returns both, or the first error.
 func loadBoth[T any](a, b func() (T, error)) (T, T, error) {
 	type result struct {
 		v   T

@@ -71,7 +71,7 @@ func runGraph(cmd *cobra.Command, g *Globals, o *graphOptions) error {
 		}
 		pic = graph.Full(w)
 	} else {
-		a, b, err := loadPair(func() (*workflow.Set, error) { return o.source.loadRef(cmd.Context(), o.DiffFrom) },
+		a, b, err := loadBoth(func() (*workflow.Set, error) { return o.source.loadRef(cmd.Context(), o.DiffFrom) },
 			func() (*workflow.Set, error) { return o.source.loadRef(cmd.Context(), o.Ref) })
 		if err != nil {
 			return err

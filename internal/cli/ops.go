@@ -113,8 +113,8 @@ func warnVersionSkew(stderr io.Writer) {
 	fmt.Fprintf(stderr, "maestro: warning: maestro %s ran %s %s; install both from the same release\n", caller, OpsBinary, version())
 }
 
-// runOpsChild runs maestro-ops as a child process with maestro's streams, passing on an interrupt and its exit
-// status.
+// runOpsChild runs maestro-ops as a child process with maestro's streams and passes on its exit status. An
+// interrupt typed at a terminal reaches both processes.
 func runOpsChild(g *Globals, path string, args []string) error {
 	cmd := exec.Command(path, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, g.Stdout, g.Stderr

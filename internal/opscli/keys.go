@@ -1,8 +1,6 @@
 package opscli
 
 import (
-	"github.com/maestro-conductor/maestro/internal/cli"
-
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/maestro-conductor/maestro/attest"
+	"github.com/maestro-conductor/maestro/internal/cli"
 )
 
 // passwordEnv names the variable that holds the password of cosign.key, as for the cosign CLI.

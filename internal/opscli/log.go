@@ -1,8 +1,6 @@
 package opscli
 
 import (
-	"github.com/maestro-conductor/maestro/internal/cli"
-
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -11,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/maestro-conductor/maestro/attest"
+	"github.com/maestro-conductor/maestro/internal/cli"
 	"github.com/maestro-conductor/maestro/promote"
 )
 

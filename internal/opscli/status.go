@@ -1,8 +1,6 @@
 package opscli
 
 import (
-	"github.com/maestro-conductor/maestro/internal/cli"
-
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/maestro-conductor/maestro/internal/cli"
 	"github.com/maestro-conductor/maestro/runtime/api"
 )
 

@@ -1,8 +1,6 @@
 package opscli
 
 import (
-	"github.com/maestro-conductor/maestro/internal/cli"
-
 	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/maestro-conductor/maestro/attest"
 	"github.com/maestro-conductor/maestro/gitrepo"
+	"github.com/maestro-conductor/maestro/internal/cli"
 	"github.com/maestro-conductor/maestro/promote"
 )
 
