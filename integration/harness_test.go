@@ -26,6 +26,7 @@ import (
 	"github.com/maestro-conductor/maestro/attest/tlog"
 	"github.com/maestro-conductor/maestro/gitrepo"
 	"github.com/maestro-conductor/maestro/internal/gittest"
+	"github.com/maestro-conductor/maestro/internal/wftest"
 	"github.com/maestro-conductor/maestro/promote"
 	"github.com/maestro-conductor/maestro/runtime/api"
 	"github.com/maestro-conductor/maestro/runtime/store"
@@ -108,7 +109,7 @@ webhook:
 // commit writes workflows/<name>.yaml as variant n, commits it in the promoter's clone and pushes main.
 func (w *world) commit(t *testing.T, name string, n int) string {
 	t.Helper()
-	writeFile(t, filepath.Join(w.work, "workflows", name+".yaml"), []byte(workflowYAML(name, n)))
+	writeFile(t, filepath.Join(w.work, "workflows", name+".yaml"), []byte(wftest.SmallYAML(name, n)))
 	gittest.Run(t, w.work, "add", "-A")
 	gittest.Run(t, w.work, "commit", "-q", "-m", fmt.Sprintf("%s: variant %d", name, n))
 	gittest.Run(t, w.work, "push", "-q", "origin", "main")
@@ -121,7 +122,7 @@ func (w *world) commit(t *testing.T, name string, n int) string {
 func (w *world) promote(t *testing.T, name, version string) *promote.Result {
 	t.Helper()
 	res, err := promote.Promote(context.Background(), w.repo, promote.Options{Workflow: name, Version: version, Freeze: true,
-		Key: w.key, Promoter: promoter, Log: embeddedLog{w.log}, Index: w.log.Index(), Push: "origin", Logger: discard})
+		Key: w.key, Promoter: promoter, Log: w.log, Index: w.log.Index(), Push: "origin", Logger: discard})
 	if err != nil {
 		t.Fatalf("promote %s %s: %v", name, version, err)
 	}
@@ -130,31 +131,6 @@ func (w *world) promote(t *testing.T, name, version string) *promote.Result {
 	}
 	return res
 }
-
-// workflowYAML is a valid two-task workflow; each n is another graph (the load task's package digest).
-func workflowYAML(name string, n int) string {
-	return fmt.Sprintf(`apiVersion: maestro.dev/v1
-kind: Workflow
-metadata: {name: %s, tenant: acme}
-spec:
-  params:
-    date: {type: string, required: true}
-  tasks:
-    extract:
-      package: registry.example.com/etl/extract@sha256:%064x
-      params: {date: "{{ params.date }}"}
-      retries: 2
-    load:
-      package: registry.example.com/etl/load@sha256:%064x
-      dependsOn: [extract]
-      timeout: 10m
-`, name, 1, n)
-}
-
-// embeddedLog adapts the embedded log to promote.Log.
-type embeddedLog struct{ *tlog.Embedded }
-
-func (e embeddedLog) LogKey() attest.LogKey { return attest.LogKey(e.Embedded.LogKey()) }
 
 // replicaSpec says how to run one region replica.
 type replicaSpec struct {

@@ -18,6 +18,7 @@ import (
 	"github.com/maestro-conductor/maestro/attest/tlog"
 	"github.com/maestro-conductor/maestro/gitrepo"
 	"github.com/maestro-conductor/maestro/internal/gittest"
+	"github.com/maestro-conductor/maestro/internal/wftest"
 	"github.com/maestro-conductor/maestro/promote"
 	"github.com/maestro-conductor/maestro/runtime/api"
 	"github.com/maestro-conductor/maestro/runtime/store"
@@ -126,7 +127,7 @@ func TestTwoRegions(t *testing.T) {
 	step("d_forged_tag_refused_in_both", func(t *testing.T) {
 		// Someone with push rights but not a trusted key promotes a version of their own and pushes the tag.
 		gittest.Run(t, w.dir, "clone", "-q", w.url, forgerDir)
-		writeFile(t, filepath.Join(forgerDir, "workflows", wf+".yaml"), []byte(workflowYAML(wf, 666)))
+		writeFile(t, filepath.Join(forgerDir, "workflows", wf+".yaml"), []byte(wftest.SmallYAML(wf, 666)))
 		gittest.Run(t, forgerDir, "commit", "-q", "-am", "a change nobody reviewed")
 		var err error
 		if forger, err = gitrepo.Open(forgerDir); err != nil {
@@ -137,7 +138,7 @@ func TestTwoRegions(t *testing.T) {
 			t.Fatal(err)
 		}
 		forged, err = promote.Promote(ctx, forger, promote.Options{Workflow: wf, Version: "2.0.0", Freeze: true, Key: newKey(t),
-			Promoter: "mallory@example.com", Log: embeddedLog{w.log}, Index: idx, Logger: discard})
+			Promoter: "mallory@example.com", Log: w.log, Index: idx, Logger: discard})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/maestro-conductor/maestro/digest"
 	"github.com/maestro-conductor/maestro/gitrepo"
 	"github.com/maestro-conductor/maestro/internal/gittest"
+	"github.com/maestro-conductor/maestro/internal/wftest"
 	"github.com/maestro-conductor/maestro/promote"
 	"github.com/maestro-conductor/maestro/reconciler"
 	"github.com/maestro-conductor/maestro/sshsig"
@@ -114,7 +115,7 @@ func buildBenchRepo(tb testing.TB, n int) *fixture {
 	for v, version := range benchVersions {
 		files := make(map[string]string, n)
 		for i := range n {
-			files[name(i)] = workflowYAML(name(i), v+1)
+			files[name(i)] = wftest.SmallYAML(name(i), v+1)
 		}
 		commit := plumbing.NewHash(f.commit(files))
 		fsys, err := f.repo.FS(ctx, commit.String())

@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -31,31 +30,6 @@ func newKey(tb testing.TB) *ecdsa.PrivateKey {
 	}
 	return k
 }
-
-// workflowYAML is a valid two-task workflow; n varies the load task's package digest, so each n is another graph.
-func workflowYAML(name string, n int) string {
-	return fmt.Sprintf(`apiVersion: maestro.dev/v1
-kind: Workflow
-metadata: {name: %s, tenant: acme}
-spec:
-  params:
-    date: {type: string, required: true}
-  tasks:
-    extract:
-      package: registry.example.com/etl/extract@sha256:%064x
-      params: {date: "{{ params.date }}"}
-      retries: 2
-    load:
-      package: registry.example.com/etl/load@sha256:%064x
-      dependsOn: [extract]
-      timeout: 10m
-`, name, 1, n)
-}
-
-// embeddedLog adapts the embedded log to promote.Log.
-type embeddedLog struct{ *tlog.Embedded }
-
-func (e embeddedLog) LogKey() attest.LogKey { return attest.LogKey(e.Embedded.LogKey()) }
 
 // fixture is a promoter's work repository, the bare remote it pushes to, a transparency log in a temporary
 // directory and a trusted promotion key.
@@ -124,7 +98,7 @@ func (f *fixture) promote(workflow, version string) *promote.Result {
 func (f *fixture) promoteWith(workflow, version string, key *ecdsa.PrivateKey, index promote.Index) *promote.Result {
 	f.tb.Helper()
 	res, err := promote.Promote(context.Background(), f.repo, promote.Options{Workflow: workflow, Version: version, Freeze: true,
-		Key: key, Promoter: "release@example.com", Log: embeddedLog{f.log}, Index: index, Push: "file://" + f.bare,
+		Key: key, Promoter: "release@example.com", Log: f.log, Index: index, Push: "file://" + f.bare,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		f.tb.Fatalf("promote %s %s: %v", workflow, version, err)

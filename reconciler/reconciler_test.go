@@ -15,6 +15,7 @@ import (
 
 	"github.com/maestro-conductor/maestro/digest"
 	"github.com/maestro-conductor/maestro/internal/gittest"
+	"github.com/maestro-conductor/maestro/internal/wftest"
 	"github.com/maestro-conductor/maestro/promote"
 	"github.com/maestro-conductor/maestro/reconciler"
 	"github.com/maestro-conductor/maestro/runtime/store"
@@ -80,7 +81,7 @@ func TestReconcile(t *testing.T) {
 			if transport == "git-daemon" {
 				f.serve()
 			}
-			commit := f.commit(map[string]string{"etl": workflowYAML("etl", 1)})
+			commit := f.commit(map[string]string{"etl": wftest.SmallYAML("etl", 1)})
 			first := f.promote("etl", "1.0.0")
 			st := newStore(t)
 			reg := prometheus.NewRegistry()
@@ -134,7 +135,7 @@ func TestReconcile(t *testing.T) {
 			}
 
 			// A second version.
-			f.commit(map[string]string{"etl": workflowYAML("etl", 2)})
+			f.commit(map[string]string{"etl": wftest.SmallYAML("etl", 2)})
 			f.promote("etl", "1.1.0")
 			res = reconcileOnce(t, r)
 			if !slices.Equal(res.Applied, []string{"etl/v1.1.0"}) || !slices.Equal(res.Unchanged, []string{"etl/v1.0.0"}) {
@@ -182,14 +183,14 @@ func wantMetric(t *testing.T, reg *prometheus.Registry, name string, want float6
 // never applied; the region keeps the versions it had, and the refusal is recorded once.
 func TestRefusesForgedTag(t *testing.T) {
 	f := newFixture(t)
-	f.commit(map[string]string{"etl": workflowYAML("etl", 1)})
+	f.commit(map[string]string{"etl": wftest.SmallYAML("etl", 1)})
 	f.promote("etl", "1.0.0")
 	st := newStore(t)
 	reg := prometheus.NewRegistry()
 	r := f.reconciler("us-east", st, func(o *reconciler.Options) { o.Metrics = reconciler.NewMetrics(reg) })
 	reconcileOnce(t, r)
 
-	f.commit(map[string]string{"etl": workflowYAML("etl", 2)})
+	f.commit(map[string]string{"etl": wftest.SmallYAML("etl", 2)})
 	mallory := newKey(t)
 	f.promoteWith("etl", "1.1.0", mallory, f.index)
 	for range 2 {
@@ -231,7 +232,7 @@ func TestRefusesForgedTag(t *testing.T) {
 func TestRefusesMovedTag(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	f.commit(map[string]string{"etl": workflowYAML("etl", 1)})
+	f.commit(map[string]string{"etl": wftest.SmallYAML("etl", 1)})
 	first := f.promote("etl", "1.0.0")
 	st := newStore(t)
 	r := f.reconciler("us-east", st)
@@ -240,7 +241,7 @@ func TestRefusesMovedTag(t *testing.T) {
 	// Someone with the key and an empty first-seen index recreates the tag on another commit.
 	gittest.Run(t, f.bare, "tag", "-d", "etl/v1.0.0")
 	gittest.Run(t, f.work, "tag", "-d", "etl/v1.0.0")
-	f.commit(map[string]string{"etl": workflowYAML("etl", 2)})
+	f.commit(map[string]string{"etl": wftest.SmallYAML("etl", 2)})
 	elsewhere := newStore(t)
 	second := f.promoteWith("etl", "1.0.0", f.key, elsewhere)
 	if second.TagObject == first.TagObject {
@@ -280,7 +281,7 @@ func TestRemoteUnreachable(t *testing.T) {
 			if transport == "git-daemon" {
 				stop = f.serve()
 			}
-			f.commit(map[string]string{"etl": workflowYAML("etl", 1)})
+			f.commit(map[string]string{"etl": wftest.SmallYAML("etl", 1)})
 			f.promote("etl", "1.0.0")
 			st := newStore(t)
 			clock := time.Now()
@@ -340,7 +341,7 @@ func TestFirstCloneUnreachable(t *testing.T) {
 // TestStoreDown: store trouble is transient, distinct from refusals, and nothing is half-applied.
 func TestStoreDown(t *testing.T) {
 	f := newFixture(t)
-	f.commit(map[string]string{"etl": workflowYAML("etl", 1)})
+	f.commit(map[string]string{"etl": wftest.SmallYAML("etl", 1)})
 	f.promote("etl", "1.0.0")
 	st := newFaultStore(t)
 	r := f.reconciler("us-east", st)

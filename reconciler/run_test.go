@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maestro-conductor/maestro/internal/wftest"
 	"github.com/maestro-conductor/maestro/reconciler"
 	"github.com/maestro-conductor/maestro/runtime/store"
 )
@@ -58,7 +59,7 @@ func applied(st store.Store, name, version string) func() bool {
 // other takes over within seconds and applies what is promoted next.
 func TestRunOneLeader(t *testing.T) {
 	f := newFixture(t)
-	f.commit(map[string]string{"etl": workflowYAML("etl", 1)})
+	f.commit(map[string]string{"etl": wftest.SmallYAML("etl", 1)})
 	f.promote("etl", "1.0.0")
 	// Two replicas, each with its own handle on the region's database, as two processes have.
 	st := newStore(t)
@@ -75,7 +76,7 @@ func TestRunOneLeader(t *testing.T) {
 		t.Fatalf("leaders: a %v, b %v; want exactly one", a.r.State().Leader, b.r.State().Leader)
 	}
 
-	f.commit(map[string]string{"etl": workflowYAML("etl", 2)})
+	f.commit(map[string]string{"etl": wftest.SmallYAML("etl", 2)})
 	f.promote("etl", "1.1.0")
 	follower.r.Trigger() // not the leader: ignored
 	leader.r.Trigger()
@@ -93,7 +94,7 @@ func TestRunOneLeader(t *testing.T) {
 	leader.stop(t)
 	takeover := waitFor(t, 10*time.Second, "the follower leads", func() bool { return follower.r.State().Leader })
 	t.Logf("takeover after the leader stopped: %v", takeover)
-	f.commit(map[string]string{"etl": workflowYAML("etl", 3)})
+	f.commit(map[string]string{"etl": wftest.SmallYAML("etl", 3)})
 	f.promote("etl", "1.2.0")
 	follower.r.Trigger()
 	waitFor(t, 10*time.Second, "1.2.0 applied by the new leader", applied(st, "etl", "1.2.0"))
@@ -104,7 +105,7 @@ func TestRunOneLeader(t *testing.T) {
 // nothing more; it applies the rest once it leads again.
 func TestRunStopsApplyingWhenLeadershipLost(t *testing.T) {
 	f := newFixture(t)
-	f.commit(map[string]string{"a": workflowYAML("a", 1), "b": workflowYAML("b", 1), "c": workflowYAML("c", 1)})
+	f.commit(map[string]string{"a": wftest.SmallYAML("a", 1), "b": wftest.SmallYAML("b", 1), "c": wftest.SmallYAML("c", 1)})
 	for _, name := range []string{"a", "b", "c"} {
 		f.promote(name, "1.0.0")
 	}
@@ -139,7 +140,7 @@ func TestTriggerLatency(t *testing.T) {
 			if transport == "git-daemon" {
 				f.serve()
 			}
-			f.commit(map[string]string{"etl": workflowYAML("etl", 1)})
+			f.commit(map[string]string{"etl": wftest.SmallYAML("etl", 1)})
 			st := newStore(t)
 			r := start(t, f.reconciler("us-east", st, func(o *reconciler.Options) { o.Interval = time.Hour })).r
 			waitFor(t, 10*time.Second, "the first reconcile", func() bool { return !r.State().LastSuccess.IsZero() })
@@ -147,7 +148,7 @@ func TestTriggerLatency(t *testing.T) {
 			var lat []time.Duration
 			for i := range 20 {
 				if i > 0 {
-					f.commit(map[string]string{"etl": workflowYAML("etl", i+1)})
+					f.commit(map[string]string{"etl": wftest.SmallYAML("etl", i+1)})
 				}
 				version := fmt.Sprintf("1.%d.0", i)
 				f.promote("etl", version)
@@ -172,7 +173,7 @@ func TestTriggerLatency(t *testing.T) {
 // reset and the region is fresh again.
 func TestRunBacksOff(t *testing.T) {
 	f := newFixture(t)
-	f.commit(map[string]string{"etl": workflowYAML("etl", 1)})
+	f.commit(map[string]string{"etl": wftest.SmallYAML("etl", 1)})
 	f.promote("etl", "1.0.0")
 	st := newStore(t)
 	r := start(t, f.reconciler("us-east", st, func(o *reconciler.Options) {

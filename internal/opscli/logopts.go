@@ -1,8 +1,6 @@
 package opscli
 
 import (
-	"github.com/maestro-conductor/maestro/internal/cli"
-
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/maestro-conductor/maestro/attest"
 	"github.com/maestro-conductor/maestro/attest/tlog"
+	"github.com/maestro-conductor/maestro/internal/cli"
 	"github.com/maestro-conductor/maestro/promote"
 )
 
@@ -63,7 +62,8 @@ type openedLog struct {
 	close  func() error
 }
 
-// embeddedLog and remoteLog give the tlog logs the shape promote wants, with the trusted key from config.
+// embeddedLog gives the lazily opened embedded log the shape promote wants, with the trusted key from config. A
+// tlog.Remote has that shape itself.
 type embeddedLog struct {
 	e   *tlog.Lazy
 	key attest.LogKey
@@ -71,11 +71,6 @@ type embeddedLog struct {
 
 func (l embeddedLog) Transparency() sign.Transparency { return l.e.Transparency() }
 func (l embeddedLog) LogKey() attest.LogKey           { return l.key }
-
-type remoteLog struct{ r *tlog.Remote }
-
-func (l remoteLog) Transparency() sign.Transparency { return l.r.Transparency() }
-func (l remoteLog) LogKey() attest.LogKey           { return attest.LogKey(l.r.LogKey()) }
 
 func (o *logOptions) open(ctx context.Context, g *cli.Globals) (*openedLog, error) {
 	home, err := maestroHome()
@@ -111,7 +106,7 @@ func (o *logOptions) open(ctx context.Context, g *cli.Globals) (*openedLog, erro
 		if err != nil {
 			return nil, err
 		}
-		return &openedLog{log: remoteLog{r}, key: attest.LogKey(key), index: idx, reader: r.Reader(), close: r.Close}, nil
+		return &openedLog{log: r, key: key, index: idx, reader: r.Reader(), close: r.Close}, nil
 	}
 	dir := o.Dir
 	if dir == "" {
@@ -144,5 +139,5 @@ func (o *logOptions) open(ctx context.Context, g *cli.Globals) (*openedLog, erro
 			return nil, err
 		}
 	}
-	return &openedLog{log: embeddedLog{e, attest.LogKey(key)}, key: attest.LogKey(key), index: idx, reader: e.Reader(), close: e.Close}, nil
+	return &openedLog{log: embeddedLog{e, key}, key: key, index: idx, reader: e.Reader(), close: e.Close}, nil
 }
